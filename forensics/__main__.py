@@ -1,0 +1,5 @@
+"""Entry point for ``python -m forensics``."""
+
+from forensics.cli import main
+
+main()

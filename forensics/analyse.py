@@ -1,0 +1,118 @@
+"""Stage 3: everything computed from one message alone, as rows for the case store.
+
+``ANALYSERS`` lists the per-message stages (extraction, attribution, tokens...). Each
+takes the message and the run's settings and returns rows; none may raise on bad
+mail (the engine still catches, and records a problem, if one does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from forensics.records import (
+    Address,
+    AttachmentRow,
+    Message,
+    MessageRow,
+    OccurrenceRow,
+    Row,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """What the per-message stages may depend on (picklable, sent to every worker)."""
+
+    identities: tuple[str, ...] = ()
+
+
+Analyser = Callable[[Message, Settings], Sequence[Row]]
+ANALYSERS: list[Analyser] = []
+
+
+def analyse(message: Message, settings: Settings) -> list[Row]:
+    """All rows for one message: its record, where it was found, and every finding."""
+    rows: list[Row] = [message_row(message), occurrence_row(message)]
+    rows.extend(attachment_rows(message))
+    for analyser in ANALYSERS:
+        rows.extend(analyser(message, settings))
+    return rows
+
+
+def _addr_list(addresses: tuple[Address, ...]) -> str:
+    return "; ".join(a.address for a in addresses)
+
+
+def message_row(m: Message) -> MessageRow:
+    html_digest = hashlib.sha256("\x00".join(m.html).encode("utf-8", "surrogatepass")).hexdigest() if m.html else ""
+    return MessageRow(
+        message_sha256=m.message_sha256,
+        hash_basis=m.hash_basis,
+        parent_sha256=m.parent_sha256 or "",
+        message_id=m.message_id or "",
+        date_raw=m.date_raw or "",
+        date_utc=m.date_utc or "",
+        from_addr=_addr_list(m.from_),
+        from_name="; ".join(a.name for a in m.from_ if a.name),
+        sender=_addr_list(m.sender),
+        reply_to=_addr_list(m.reply_to),
+        to_addrs=_addr_list(m.to),
+        cc_addrs=_addr_list(m.cc),
+        delivered_to="; ".join(m.delivered_to),
+        subject=m.subject or "",
+        return_path=m.return_path or "",
+        list_id=m.list_id or "",
+        list_unsubscribe=m.list_unsubscribe or "",
+        dkim_domains="; ".join(m.dkim_domains),
+        received_count=len(m.received),
+        received_json=m.received_json,
+        headers_synthetic=int(m.headers_synthetic),
+        html_source=m.html_source or "",
+        html_parts=len(m.html),
+        html_sha256=html_digest,
+        text_parts=len(m.text),
+        attachment_count=len(m.attachments),
+        message_class=m.message_class or "",
+        defect_count=len(m.defects),
+        defects=json.dumps(list(m.defects)),
+        status="defective" if m.defects else "analysed",
+    )
+
+
+def occurrence_row(m: Message) -> OccurrenceRow:
+    loc = m.locator
+    return OccurrenceRow(
+        message_sha256=m.message_sha256,
+        source_path=loc.source_path,
+        source_sha256=loc.source_sha256,
+        locator=loc.display(),
+        locator_kind=loc.kind,
+        offset=loc.offset,
+        length=loc.length,
+        member=loc.member or "",
+        folder=loc.folder or "",
+        node_id=loc.node_id,
+        part=loc.part or "",
+        format=m.format,
+        envelope=m.envelope_from or "",
+        flags=m.flags or "",
+        labels=m.labels or "",
+        expunged=int(m.expunged),
+    )
+
+
+def attachment_rows(m: Message) -> list[AttachmentRow]:
+    return [
+        AttachmentRow(
+            message_sha256=m.message_sha256,
+            idx=i,
+            filename=a.filename or "",
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+        )
+        for i, a in enumerate(m.attachments)
+    ]

@@ -1,0 +1,157 @@
+"""The command line. The library returns data; only this module prints and picks exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from forensics import __version__
+from forensics.analyse import Settings
+from forensics.errors import EvidenceChanged, ForensicsError, ReadError, UnsafeOutput
+from forensics.pipeline import ScanOptions, scan
+from forensics.report.csvout import write_csvs
+from forensics.report.manifest import input_summaries, write_manifest
+from forensics.store import Store
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_UNREADABLE = 3
+EXIT_EVIDENCE_CHANGED = 4
+EXIT_STRICT = 5
+
+app = typer.Typer(
+    help="Offline forensic analysis of e-mail tracking (spy pixels, click trackers, "
+    "identity leaks) in mailbox exports. Never connects to the network; never writes "
+    "beside the evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(f"forensics {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.command("scan")
+def scan_command(
+    paths: Annotated[list[Path], typer.Argument(help="Mailbox files and folders, in any mix.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Case folder to create or add to.")] = Path("reports/case"),
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+    identity: Annotated[Optional[list[str]], typer.Option("--identity", help="An address of the mailbox owner (repeatable).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 5 when any message had defects or any problem was recorded.")] = False,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Skip shards already finished in this case.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+) -> None:
+    """Read mailboxes as evidence and write the case (SQLite, CSV, manifest) to --out."""
+    argv = ["forensics", *sys.argv[1:]]
+    options = ScanOptions(out=out, workers=workers, resume=resume,
+                          settings=Settings(identities=tuple(identity or ())))
+    try:
+        with _progress(quiet or as_json) as hook:
+            result = scan(paths, options, progress=hook)
+    except EvidenceChanged as e:
+        raise _fail(str(e), EXIT_EVIDENCE_CHANGED) from e
+    except (ReadError, UnsafeOutput) as e:
+        raise _fail(str(e), EXIT_UNREADABLE) from e
+    except ForensicsError as e:
+        raise _fail(str(e), EXIT_UNREADABLE) from e
+    with Store(out) as store:
+        outputs = write_csvs(store, out)
+        write_manifest(store, out, argv=argv, started=result.started_utc,
+                       finished=result.finished_utc, outputs=outputs)
+        summary = _summary(store)
+    _print_summary(summary, out, quiet=quiet, as_json=as_json)
+    if strict and (summary["defective"] or summary["problems"]):
+        raise typer.Exit(EXIT_STRICT)
+
+
+def _summary(store: Store) -> dict[str, Any]:
+    inputs = input_summaries(store)
+    count = lambda sql: next(store.query(sql))[0]  # noqa: E731
+    return {
+        "inputs": inputs,
+        "messages": count("SELECT COUNT(*) FROM messages"),
+        "defective": count("SELECT COUNT(*) FROM messages WHERE status = 'defective'"),
+        "occurrences": count("SELECT COUNT(*) FROM occurrences"),
+        "problems": count("SELECT COUNT(*) FROM problems WHERE severity != 'skipped'"),
+        "skipped_files": count("SELECT COUNT(*) FROM inputs WHERE status = 'skipped'"),
+    }
+
+
+def _print_summary(summary: dict[str, Any], out: Path, *, quiet: bool, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    if quiet:
+        return
+    for item in summary["inputs"]:
+        if item["status"] == "skipped":
+            typer.echo(f"skipped  {item['path']}: {item['reason']}")
+        else:
+            typer.echo(
+                f"read     {item['path']} [{item['format']}]: {item['messages']} messages, "
+                f"{item['defective']} defective, {item['problems']} problems"
+            )
+    typer.echo(
+        f"{summary['messages']} unique messages ({summary['occurrences']} copies), "
+        f"{summary['defective']} defective, {summary['problems']} problems, "
+        f"{summary['skipped_files']} files skipped. Case: {out}"
+    )
+
+
+class _progress:
+    """A rich progress bar on a terminal; nothing when quiet or not a terminal."""
+
+    def __init__(self, silent: bool) -> None:
+        self.enabled = not silent and sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import Progress
+
+        self._bar = Progress(transient=True)
+        self._bar.__enter__()
+        self._task = self._bar.add_task("scanning", total=None)
+        return self._update
+
+    def _update(self, done: int, total: int) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+def main() -> None:
+    """Console entry point: one line on stderr for any unexpected error, never a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("Interrupted; run the same scan again to resume.", err=True)
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last guard between a bug and the user
+        typer.echo(f"Error: internal error: {type(e).__name__}: {e}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Stage 5: what people open: CSV and JSON evidence files, the manifest, charts, HTML."""

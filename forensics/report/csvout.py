@@ -1,0 +1,64 @@
+"""CSV exports of the case: UTF-8, header row, stable order, formulas neutralised."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from forensics.report.safe import neutralise_cell
+from forensics.store import Store
+
+FIRST_OCCURRENCE = """
+    (SELECT rowid FROM occurrences o2 WHERE o2.message_sha256 = m.message_sha256
+     ORDER BY o2.source_path, o2.member, o2.folder, o2.node_id, o2.offset, o2.part LIMIT 1)
+"""
+
+QUERIES: dict[str, str] = {
+    "messages": f"""
+        SELECT m.message_sha256, m.hash_basis, m.parent_sha256, o.source_path, o.source_sha256,
+               o.locator, o.format, m.message_id, m.date_raw, m.date_utc, m.from_addr, m.from_name,
+               m.sender, m.reply_to, m.to_addrs, m.cc_addrs, m.delivered_to, m.subject,
+               m.return_path, m.list_id, m.list_unsubscribe, m.dkim_domains, m.received_count,
+               m.headers_synthetic, m.html_source, m.html_parts, m.text_parts, m.attachment_count,
+               m.message_class, o.flags, o.labels, o.expunged, m.status, m.defect_count, m.defects,
+               (SELECT COUNT(*) FROM occurrences c WHERE c.message_sha256 = m.message_sha256) AS copies
+        FROM messages m JOIN occurrences o ON o.rowid = {FIRST_OCCURRENCE}
+        ORDER BY o.source_path, o.member, o.folder, o.node_id, o.offset, o.part, m.message_sha256
+    """,
+    "occurrences": """
+        SELECT message_sha256, source_path, source_sha256, locator, locator_kind, offset, length,
+               member, folder, node_id, part, format, envelope, flags, labels, expunged
+        FROM occurrences ORDER BY source_path, member, folder, node_id, offset, part, message_sha256
+    """,
+    "problems": """
+        SELECT source_path, source_sha256, locator, kind, severity, reason, message_sha256
+        FROM problems ORDER BY source_path, locator, kind, reason
+    """,
+    "attachments": """
+        SELECT message_sha256, idx, filename, content_type, size, sha256
+        FROM attachments ORDER BY message_sha256, idx
+    """,
+}
+
+
+def write_query_csv(store: Store, sql: str, path: Path) -> int:
+    """Write a query's result as CSV; returns the number of data rows."""
+    cursor = store.conn.execute(sql)
+    header = [d[0] for d in cursor.description]
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(header)
+        for row in cursor:
+            writer.writerow([neutralise_cell(v) for v in row])
+            count += 1
+    return count
+
+
+def write_csvs(store: Store, out: Path, queries: dict[str, str] | None = None) -> list[Path]:
+    written: list[Path] = []
+    for name, sql in (queries or QUERIES).items():
+        path = out / f"{name}.csv"
+        write_query_csv(store, sql, path)
+        written.append(path)
+    return written
