@@ -1,20 +1,21 @@
 """Stage 3: everything computed from one message alone, as rows for the case store.
 
-``ANALYSERS`` lists the per-message stages (extraction, attribution, tokens...). Each
-takes the message and the run's settings and returns rows; none may raise on bad
-mail (the engine still catches, and records a problem, if one does).
+``forensics.stages.ANALYSERS`` lists the per-message stages (extraction, attribution,
+tokens...). Each takes the message, the run's settings and the message context, and
+returns rows; none may raise on bad mail (the engine still catches, and records a
+problem, if one does).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from forensics.records import (
     Address,
     AttachmentRow,
+    FoundUrl,
     Message,
     MessageRow,
     OccurrenceRow,
@@ -29,16 +30,22 @@ class Settings:
     identities: tuple[str, ...] = ()
 
 
-Analyser = Callable[[Message, Settings], Sequence[Row]]
-ANALYSERS: list[Analyser] = []
+@dataclass(slots=True)
+class MessageContext:
+    """What earlier per-message stages leave for later ones (mutable, one per message)."""
+
+    urls: list[FoundUrl] = field(default_factory=list)
 
 
 def analyse(message: Message, settings: Settings) -> list[Row]:
     """All rows for one message: its record, where it was found, and every finding."""
+    from forensics.stages import ANALYSERS  # the stage list imports this module
+
     rows: list[Row] = [message_row(message), occurrence_row(message)]
     rows.extend(attachment_rows(message))
+    context = MessageContext()
     for analyser in ANALYSERS:
-        rows.extend(analyser(message, settings))
+        rows.extend(analyser(message, settings, context))
     return rows
 
 

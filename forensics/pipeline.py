@@ -206,6 +206,7 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
             store.commit_shard(findings, shard_row)
             if progress:
                 progress(index + 1, len(todo))
+        run_finalizers(store, options.settings)
         verify_unchanged(planned)
         finished = utc_now()
         store.set_meta("last_scan_finished_utc", finished)
@@ -213,6 +214,14 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
         case_path=store.path, inputs=tuple(planned), started_utc=started, finished_utc=finished,
         shards_run=len(todo), shards_skipped=len(shards) - len(todo),
     )
+
+
+def run_finalizers(store: Store, settings: Settings) -> None:
+    """Case-wide stages, over everything stored so far (so adding inputs updates them)."""
+    from forensics.stages import FINALIZERS
+
+    for finalizer in FINALIZERS:
+        finalizer(store, settings)
 
 
 def _plan_into(store: Store, paths: list[Path]) -> list[PlannedInput]:

@@ -144,6 +144,24 @@ class Message:
         return tuple(v for k, v in self.headers if k.lower() == lname)
 
 
+@dataclass(**_FROZEN)
+class FoundUrl:
+    """A URL found in a message, as extraction hands it to later stages (tokens, leaks).
+
+    ``finding_id`` is deterministic (message hash prefix, kind, position) and is the key
+    that ties beacons, links, tokens and leaks together in the case.
+    """
+
+    finding_id: str
+    message_sha256: str
+    kind: str  # "resource" (loaded on open), "link" (followed on click), "header"
+    url: str  # as written, entities decoded
+    unwrapped: str  # final destination after unwrapping wrappers and redirectors
+    host: str
+    registered_domain: str
+    is_beacon: bool = False
+
+
 # ---------------------------------------------------------------- stored rows
 
 

@@ -75,6 +75,8 @@ class Store:
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:
+        import forensics.stages  # noqa: F401 - importing the stages registers their row types
+
         with self.conn:
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self.conn.execute(

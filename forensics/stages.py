@@ -1,0 +1,22 @@
+"""The list of analysis stages, in the order they run. One line per stage.
+
+Per-message stages (``ANALYSERS``) run in the workers, once per message, and see the
+``MessageContext`` that earlier stages filled (extraction puts the URLs it found
+there, so tokens and leaks do not parse the HTML again). Case stages (``FINALIZERS``)
+run once after every shard is stored, over the whole case in SQL (token roles across
+messages, uniqueness of beacon URLs, the graph, metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from forensics.analyse import MessageContext, Settings
+from forensics.records import Message, Row
+from forensics.store import Store
+
+Analyser = Callable[[Message, Settings, MessageContext], Sequence[Row]]
+Finalizer = Callable[[Store, Settings], None]
+
+ANALYSERS: list[Analyser] = []
+FINALIZERS: list[Finalizer] = []
