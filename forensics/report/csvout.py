@@ -1,4 +1,9 @@
-"""CSV exports of the case: UTF-8, header row, stable order, formulas neutralised."""
+"""Stage 5: CSV exports of the case: UTF-8, header row, stable order, formulas neutralised.
+
+``QUERIES`` names the exports that need more than the bare table (joins, derived
+columns); stages add their entries here. Every other table of the case is exported as
+it is (see ``tables.export_plan``), and a query whose tables are absent is skipped.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import csv
 from pathlib import Path
 
 from forensics.report.safe import neutralise_cell
+from forensics.report.tables import export_plan, iter_rows
 from forensics.store import Store
 
 FIRST_OCCURRENCE = """
@@ -43,22 +49,22 @@ QUERIES: dict[str, str] = {
 
 def write_query_csv(store: Store, sql: str, path: Path) -> int:
     """Write a query's result as CSV; returns the number of data rows."""
-    cursor = store.conn.execute(sql)
-    header = [d[0] for d in cursor.description]
+    header, rows = iter_rows(store.conn, sql)
     count = 0
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(header)
-        for row in cursor:
+        for row in rows:
             writer.writerow([neutralise_cell(v) for v in row])
             count += 1
     return count
 
 
 def write_csvs(store: Store, out: Path, queries: dict[str, str] | None = None) -> list[Path]:
+    """One CSV per export of the case (named queries, then the other tables)."""
     written: list[Path] = []
-    for name, sql in (queries or QUERIES).items():
-        path = out / f"{name}.csv"
-        write_query_csv(store, sql, path)
+    for export in export_plan(store.conn, QUERIES if queries is None else queries):
+        path = out / f"{export.name}.csv"
+        write_query_csv(store, export.sql, path)
         written.append(path)
     return written

@@ -1,4 +1,5 @@
-"""The chain-of-custody manifest: what was read, with which tool, when, and what was written."""
+"""Stage 5: the chain-of-custody manifest: what was read, with which tool and rules, when,
+and the SHA-256 of everything written (``manifest.json`` itself aside)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from forensics import __version__
 from forensics.store import Store
 
+MANIFEST = "manifest.json"
 LIBRARIES = (
     "mail-parser", "extract-msg", "libpff-python", "selectolax", "tldextract", "typer",
     "pandas", "networkx", "matplotlib",
@@ -29,6 +31,17 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def rules_version() -> str:
+    """The provider rule set's version, when the knowledge base provides one."""
+    try:
+        from forensics import providers
+
+        getter = getattr(providers, "rules_version", None)
+        return str(getter()) if callable(getter) else "unavailable"
+    except Exception as e:  # noqa: BLE001 - a broken rule set must not stop the custody record
+        return f"unavailable ({type(e).__name__}: {e})"
+
+
 def input_summaries(store: Store) -> list[dict[str, Any]]:
     sql = """
         SELECT i.path, i.size, i.sha256, i.mtime_ns, i.format, i.status, i.reason,
@@ -42,14 +55,27 @@ def input_summaries(store: Store) -> list[dict[str, Any]]:
 
 
 def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def output_records(outputs: list[Path]) -> dict[str, dict[str, Any]]:
+    return {p.name: {"sha256": sha256_of(p), "size": p.stat().st_size} for p in sorted(outputs)}
 
 
 def write_manifest(
-    store: Store, out: Path, *, argv: list[str], started: str, finished: str, outputs: list[Path]
+    store: Store, out: Path, *, argv: list[str], started: str, finished: str, outputs: list[Path],
+    report_started: str = "", report_finished: str = "",
 ) -> Path:
+    """Write ``manifest.json``; ``outputs`` are hashed as they are now (write them first)."""
     manifest = {
         "tool": {"name": "forensics", "version": __version__},
+        "rules": {"version": rules_version()},
+        "report_started_utc": report_started,
+        "report_finished_utc": report_finished,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "libraries": library_versions(),
@@ -57,8 +83,8 @@ def write_manifest(
         "started_utc": started,
         "finished_utc": finished,
         "inputs": input_summaries(store),
-        "outputs": {p.name: sha256_of(p) for p in sorted(outputs)},
+        "outputs": output_records([p for p in outputs if p.name != MANIFEST]),
     }
-    path = out / "manifest.json"
+    path = out / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
     return path

@@ -1,0 +1,268 @@
+"""Stage 5: charts (matplotlib, Agg, no pyplot), PNG and SVG, byte-identical run to run.
+
+Each ``chart_*`` function turns facts into a ``Figure`` (data in, figure out); a chart
+whose data is absent or empty says so on the figure instead of failing. Determinism:
+a fixed SVG hash salt, no dates or software names in metadata, the bundled DejaVu Sans,
+glyphs drawn as paths, and a graph layout that depends on nothing but the data.
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import matplotlib
+import networkx as nx
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from forensics.report import facts
+from forensics.report.facts import Cell, Count, Month
+
+RC = {
+    "svg.hashsalt": "forensics-report",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "text.parse_math": False,  # '$' in a sender name is text, not TeX
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "figure.dpi": 100,
+    "savefig.dpi": 110,
+}
+LABEL_MAX = 38
+BLUE, ORANGE, GREY = "#1f5f99", "#c8642a", "#777777"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chart:
+    stem: str  # file name without extension
+    title: str
+    figure: Figure
+    empty: bool
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Fixed settings; missing-glyph warnings are expected on names in any script."""
+    with matplotlib.rc_context(RC), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
+        warnings.filterwarnings("ignore", message=r"Matplotlib currently does not support")
+        yield
+
+
+def short(label: str, limit: int = LABEL_MAX) -> str:
+    """One line, control characters removed, long labels cut with an ellipsis."""
+    text = "".join(c if c.isprintable() else " " for c in label).strip() or "(empty)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def no_data(title: str, reason: str) -> Figure:
+    fig = _figure(7, 2.2)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.45, f"No data: {reason}", ha="center", va="center", color=GREY, fontsize=11)
+    return fig
+
+
+def chart_prevalence(months: Sequence[Month] | None) -> Figure:
+    title = "Tracker prevalence over time"
+    if not months:
+        return no_data(title, "no beacon findings in this case" if months is None else "no dated messages")
+    fig = _figure(max(7.0, 0.28 * len(months) + 2), 4.2)
+    ax = fig.add_subplot()
+    x = range(len(months))
+    shares = [100.0 * m.tracked / m.messages if m.messages else 0.0 for m in months]
+    ax.bar(x, shares, color=BLUE, label="messages with a beacon (%)")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("Messages with at least one beacon (%)")
+    ax.set_xlabel("Month of the Date header (UTC)")
+    step = max(1, len(months) // 24)  # at most ~24 month labels
+    ax.set_xticks(list(x)[::step], [m.month for m in months][::step], rotation=60, ha="right")
+    counts = ax.twinx()
+    counts.plot(list(x), [m.messages for m in months], color=ORANGE, marker=".", label="messages")
+    counts.set_ylabel("Messages analysed (count)")
+    counts.set_ylim(bottom=0)
+    counts.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
+def _barh(title: str, counts: Sequence[Count] | None, xlabel: str, absent: str, empty: str) -> Figure:
+    if not counts:
+        return no_data(title, absent if counts is None else empty)
+    fig = _figure(8, 1.2 + 0.32 * len(counts))
+    ax = fig.add_subplot()
+    labels = [short(c.label) for c in counts][::-1]
+    values = [c.value for c in counts][::-1]
+    bars = ax.barh(range(len(values)), values, color=BLUE)
+    ax.bar_label(bars, padding=3, fontsize=8)
+    ax.set_yticks(range(len(values)), labels)
+    ax.set_xlabel(xlabel)
+    ax.set_xlim(0, max(values) * 1.15)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title)
+    return fig
+
+
+def chart_providers(counts: Sequence[Count] | None) -> Figure:
+    return _barh("Top tracking providers", counts, "Messages with a finding attributed to the provider (count)",
+                 "no beacon or link findings in this case", "no finding was attributed to a provider")
+
+
+def chart_leak_encodings(counts: Sequence[Count] | None) -> Figure:
+    return _barh("Recipient-address leaks by encoding", counts, "Leaks (count)",
+                 "no leak findings in this case", "no leak was found")
+
+
+def _matrix(cells: Sequence[Cell]) -> tuple[list[str], list[str], list[list[int]]]:
+    senders = sorted({c.sender for c in cells})
+    providers = sorted({c.provider for c in cells})
+    grid = [[0] * len(providers) for _ in senders]
+    for c in cells:
+        grid[senders.index(c.sender)][providers.index(c.provider)] = c.messages
+    return senders, providers, grid
+
+
+def chart_heatmap(cells: Sequence[Cell] | None) -> Figure:
+    title = "Senders × tracking providers"
+    if not cells:
+        return no_data(title, "no beacon or link findings in this case" if cells is None
+                       else "no finding was attributed to a provider")
+    senders, providers, grid = _matrix(cells)
+    fig = _figure(max(6.0, 2.8 + 0.42 * len(providers)), max(3.0, 1.8 + 0.3 * len(senders)))
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, cmap="Blues", aspect="auto", vmin=0)
+    ax.set_xticks(range(len(providers)), [short(p, 24) for p in providers], rotation=50, ha="right")
+    ax.set_yticks(range(len(senders)), [short(s) for s in senders])
+    top = max(max(row) for row in grid) or 1
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            if value:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                        color="white" if value > top / 2 else "black")
+    ax.set_xlabel("Tracking provider")
+    ax.set_ylabel("Sender (From address)")
+    fig.colorbar(image, ax=ax, label="Messages (count)", shrink=0.8)
+    ax.set_title(title)
+    return fig
+
+
+def provider_sender_graph(cells: Sequence[Cell], senders: int = 15, providers: int = 12) -> nx.Graph:
+    """A bipartite graph of the main actors: sender and provider nodes, message-count edges."""
+    by_sender: dict[str, int] = {}
+    by_provider: dict[str, int] = {}
+    for c in cells:
+        by_sender[c.sender] = by_sender.get(c.sender, 0) + c.messages
+        by_provider[c.provider] = by_provider.get(c.provider, 0) + c.messages
+    keep_s = set(sorted(by_sender, key=lambda k: (-by_sender[k], k))[:senders])
+    keep_p = set(sorted(by_provider, key=lambda k: (-by_provider[k], k))[:providers])
+    graph = nx.Graph()
+    for name in sorted(keep_s):
+        graph.add_node(("sender", name), kind="sender", label=name, weight=by_sender[name])
+    for name in sorted(keep_p):
+        graph.add_node(("provider", name), kind="provider", label=name, weight=by_provider[name])
+    for c in cells:
+        if c.sender in keep_s and c.provider in keep_p:
+            graph.add_edge(("sender", c.sender), ("provider", c.provider), weight=c.messages)
+    return graph
+
+
+def graph_layout(graph: nx.Graph) -> dict[object, object]:
+    """Senders in a left column, providers in a right one, busiest first.
+
+    A two-column layout keeps long sender names legible and does not scatter disconnected
+    pairs to the corners as a force layout does; the order is stable, so is the drawing.
+    """
+    def column(kind: str) -> list[object]:
+        nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
+        return sorted(nodes, key=lambda n: (-graph.nodes[n]["weight"], graph.nodes[n]["label"]))
+
+    pos: dict[object, object] = {}
+    for x, kind in ((0.0, "sender"), (1.0, "provider")):
+        nodes = column(kind)
+        for i, node in enumerate(nodes):
+            pos[node] = (x, 1.0 - (i + 0.5) / len(nodes))
+    return pos
+
+
+def chart_graph(cells: Sequence[Cell] | None) -> Figure:
+    title = "Who tracks whom: senders and the providers they use"
+    if not cells:
+        return no_data(title, "no beacon or link findings in this case" if cells is None
+                       else "no finding was attributed to a provider")
+    graph = provider_sender_graph(cells)
+    rows = max(sum(1 for _, d in graph.nodes(data=True) if d["kind"] == k) for k in ("sender", "provider"))
+    fig = _figure(9, max(3.5, 1.5 + 0.42 * rows))
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_xlim(-0.45, 1.45)
+    pos = graph_layout(graph)
+    top = max(d["weight"] for _, d in graph.nodes(data=True))
+    widths = [0.6 + 3.0 * d["weight"] / max(1, top) for _, _, d in graph.edges(data=True)]
+    nx.draw_networkx_edges(graph, pos, ax=ax, width=widths, edge_color="#b0b0b0")
+    for kind, color, shape in (("sender", BLUE, "o"), ("provider", ORANGE, "s")):
+        nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
+        sizes = [120 + 900 * graph.nodes[n]["weight"] / top for n in nodes]
+        nx.draw_networkx_nodes(graph, pos, nodelist=nodes, node_color=color, node_shape=shape,
+                               node_size=sizes, ax=ax, label=f"{kind}s")
+    for kind, shift, align in (("sender", -0.05, "right"), ("provider", 0.05, "left")):
+        nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
+        nx.draw_networkx_labels(graph, {n: (pos[n][0] + shift, pos[n][1]) for n in nodes},
+                                labels={n: short(graph.nodes[n]["label"]) for n in nodes},
+                                font_size=8, horizontalalignment=align, ax=ax)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False, markerscale=0.5)
+    ax.set_title(f"{title}\n(node size: messages; edge width: messages from the sender with the provider)")
+    return fig
+
+
+def render(fig: Figure, fmt: str) -> bytes:
+    """Bytes of a figure without timestamps or version strings."""
+    buffer = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    with style():
+        fig.savefig(buffer, format=fmt, metadata=metadata)
+    return buffer.getvalue()
+
+
+def case_charts(conn: sqlite3.Connection) -> list[Chart]:
+    """Every chart of the report, from the case (each says "no data" when it has none)."""
+    months = facts.prevalence_by_month(conn)
+    providers = facts.top_providers(conn)
+    cells = facts.sender_provider_cells(conn)
+    encodings = facts.leak_encodings(conn)
+    makers: list[tuple[str, str, Callable[[], Figure], bool]] = [
+        ("chart_prevalence", "Tracker prevalence over time", lambda: chart_prevalence(months), not months),
+        ("chart_providers", "Top tracking providers", lambda: chart_providers(providers), not providers),
+        ("chart_heatmap", "Senders × tracking providers", lambda: chart_heatmap(cells), not cells),
+        ("chart_leak_encodings", "Recipient-address leaks by encoding",
+         lambda: chart_leak_encodings(encodings), not encodings),
+        ("chart_graph", "Senders and providers graph", lambda: chart_graph(cells), not cells),
+    ]
+    with style():
+        return [Chart(stem=s, title=t, figure=make(), empty=e) for s, t, make, e in makers]
+
+
+def write_chart(chart: Chart, out: Path) -> list[Path]:
+    """Save a chart as ``STEM.png`` and ``STEM.svg`` in ``out``."""
+    paths = []
+    for fmt in ("png", "svg"):
+        path = out / f"{chart.stem}.{fmt}"
+        path.write_bytes(render(chart.figure, fmt))
+        paths.append(path)
+    return paths

@@ -1,0 +1,307 @@
+"""Stage 5: the one self-contained HTML file a person reads first (``report.html``).
+
+Safety comes first because the file displays hostile text (subjects, names, tracking
+URLs) to someone who will open it in a browser:
+- every value from the case goes through ``esc`` (``html.escape`` with ``quote=True``),
+  in text and in attributes alike;
+- a Content-Security-Policy forbids every load except ``data:`` images, and allows only
+  this file's own style and script, by hash;
+- evidence URLs are text, never ``src``/``href``: the only links are ``#fragment`` links
+  inside the file, built from hex digests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from string import Template
+from typing import Any
+
+from forensics.report import facts
+from forensics.report.charts import Chart
+from forensics.report.facts import Summary
+from forensics.report.tables import Export, has_table
+
+ROW_LIMIT = 1000  # rows per table in the HTML; the CSV files hold everything
+CORE_TABLES = ("messages", "occurrences", "attachments", "inputs")
+EVIDENCE_ORDER = ("beacons", "links", "leaks", "tokens", "problems")
+_HEX = re.compile(r"^[0-9a-f]{8,128}$")
+_NUM_CLASS = ' class="num"'
+
+
+def esc(value: object) -> str:
+    """Text safe in HTML content and in quoted attributes."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def content_security_policy(css: str, js: str) -> str:
+    """No remote anything: data: images, and this file's own style and script by hash."""
+    return (f"default-src 'none'; img-src data:; style-src {csp_hash(css)}; "
+            f"script-src {csp_hash(js)}; base-uri 'none'; form-action 'none'")
+
+
+def anchor(prefix: str, key: str) -> str:
+    """A fragment id from a digest (evidence text never becomes an id as such)."""
+    digest = key if _HEX.match(key) else hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{prefix}-{digest[:24]}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    """What every section needs: the case, and which messages the page describes."""
+
+    conn: sqlite3.Connection
+    plan: dict[str, Export]
+    tool_version: str
+    rules_version: str
+
+
+# ----------------------------------------------------------------------- tables
+
+
+def _cell(column: str, value: object, messages: dict[str, sqlite3.Row]) -> str:
+    text = "" if value is None else str(value)
+    if column in ("message_sha256", "message") and text:
+        return _message_cell(text, messages.get(text))
+    if column == "rule_id" and text:
+        return f'<td><a href="#{anchor("rule", text)}">{esc(text)}</a></td>'
+    if isinstance(value, (int, float)):
+        return f'<td class="num">{esc(text)}</td>'
+    css = "url" if "url" in column or column in ("unwrapped", "token") else (
+        "hash" if "sha256" in column else "wrap")
+    return f'<td class="{css}">{esc(text)}</td>'
+
+
+def _message_cell(sha: str, row: sqlite3.Row | None) -> str:
+    label = f"{row['subject'] or '(no subject)'} — {row['date_utc'] or 'no date'}" if row else sha[:16]
+    return f'<td data-v="{esc(sha)}"><a href="#{anchor("m", sha)}">{esc(label)}</a></td>'
+
+
+def table(table_id: str, header: Sequence[str], rows: Iterable[Sequence[object]], *,
+          total: int, source: str, messages: dict[str, sqlite3.Row] | None = None) -> str:
+    """A sortable, filterable table; says how many rows it shows and where the rest are."""
+    body, numeric = [], [False] * len(header)
+    for row in rows:
+        body.append("<tr>" + "".join(_cell(c, v, messages or {}) for c, v in zip(header, row)) + "</tr>")
+        numeric = [n or isinstance(v, (int, float)) for n, v in zip(numeric, row)]
+    if not body:
+        return f'<p class="note">No rows (see {esc(source)}).</p>'
+    heads = "".join(f'<th scope="col"{_NUM_CLASS if n else ""}><button type="button">{esc(h)}</button></th>'
+                    for h, n in zip(header, numeric))
+    shown = len(body)
+    note = (f"all {total} rows" if shown >= total else f"first {shown} of {total} rows") + f"; full data: {source}"
+    return (f'<p><input type="search" placeholder="Filter rows" aria-label="Filter {esc(table_id)}" '
+            f'data-filter="{esc(table_id)}"><span class="count" id="{esc(table_id)}-count">{esc(note)}</span></p>'
+            f'<div class="tablebox"><table class="data" id="{esc(table_id)}"><thead><tr>{heads}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _limited(sql: str, limit: int) -> str:
+    return f"{sql.strip().rstrip(';')} LIMIT {int(limit)}"
+
+
+def _count(conn: sqlite3.Connection, sql: str) -> int:
+    return int(conn.execute(f"SELECT COUNT(*) FROM ({sql.strip().rstrip(';')})").fetchone()[0])
+
+
+def _message_rows(conn: sqlite3.Connection, shas: Iterable[str]) -> dict[str, sqlite3.Row]:
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    rows = cursor.execute(
+        "SELECT message_sha256, subject, date_utc FROM messages "
+        "WHERE message_sha256 IN (SELECT value FROM json_each(?))", (json.dumps(sorted(set(shas))),))
+    return {r["message_sha256"]: r for r in rows}
+
+
+# --------------------------------------------------------------------- sections
+
+
+def _pct(part: int | None, whole: int) -> str:
+    if part is None:
+        return "no data"
+    return f"{100.0 * part / whole:.1f}%" if whole else "0%"
+
+
+def _card(value: str, label: str, alert: bool = False) -> str:
+    return f'<div class="card{" alert" if alert else ""}"><span class="v">{esc(value)}</span><span class="k">{esc(label)}</span></div>'
+
+
+def summary_section(ctx: Context, s: Summary) -> str:
+    nodata = "no data (this case has no {} table)"
+    cards = [
+        _card(str(s.messages), f"unique messages analysed ({s.copies} copies, {s.defective} with defects)"),
+        _card(_pct(s.tracked, s.messages), "of messages carry at least one beacon"
+              + (f" ({s.tracked})" if s.tracked is not None else f": {nodata.format('beacons')}"), bool(s.tracked)),
+        _card("no data" if s.providers is None else str(s.providers), "tracking providers identified"),
+        _card("no data" if s.leaked_messages is None else str(s.leaked_messages),
+              "messages leaking the recipient's address" if s.leaked_messages is not None
+              else f"leaking messages: {nodata.format('leaks')}", bool(s.leaked_messages)),
+        _card(str(s.problems), f"problems recorded ({s.skipped_files} files skipped as not mail)", bool(s.problems)),
+    ]
+    receivers = facts.receivers(ctx.conn)
+    if receivers is None:
+        who = f'<p class="note">No data: {esc(nodata.format("leaks"))}.</p>'
+    else:
+        who = table("t-receivers", ["receiver", "messages", "senders", "identities", "encodings"],
+                    ([r.receiver, r.messages, r.senders, r.identities, r.encodings] for r in receivers),
+                    total=len(receivers), source="leaks.csv")
+    return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>'
+            f"<h3>Who received the recipient's address</h3>{who}</section>")
+
+
+def charts_section(charts: Sequence[tuple[Chart, bytes]]) -> str:
+    """Charts as data: SVG images (an image cannot run script or load anything)."""
+    parts = ['<section id="charts"><h2>Charts</h2>']
+    for chart, svg in charts:
+        if chart.empty:
+            parts.append(f'<h3>{esc(chart.title)}</h3><p class="note">No data for this chart in this case '
+                         f"({esc(chart.stem)}.png and .svg say so too).</p>")
+            continue
+        data = base64.b64encode(svg).decode("ascii")
+        parts.append(f'<figure><img alt="{esc(chart.title)}" src="data:image/svg+xml;base64,{data}">'
+                     f"<figcaption>{esc(chart.title)} — also {esc(chart.stem)}.png and {esc(chart.stem)}.svg"
+                     "</figcaption></figure>")
+    return "".join(parts) + "</section>"
+
+
+def senders_section(ctx: Context) -> str:
+    rows = facts.senders(ctx.conn)
+    header = ["sender", "messages", "tracked messages", "beacons", "links", "leaks", "providers"]
+    body = ([r.sender, r.messages, r.tracked, r.beacons, r.links, r.leaks, r.providers] for r in rows)
+    return ('<section id="senders"><h2>Senders</h2><p class="note">Senders by number of messages '
+            "(From address, lower-cased); the busiest 50.</p>"
+            + table("t-senders", header, body, total=len(rows), source="messages.csv") + "</section>")
+
+
+def providers_section(ctx: Context) -> str:
+    rows = facts.providers(ctx.conn)
+    if rows is None:
+        inner = '<p class="note">No data: this case has no beacons or links table.</p>'
+    else:
+        header = ["provider", "beacons", "links", "messages", "senders", "hosts", "rules"]
+        inner = table("t-providers", header, ([r.provider, r.beacons, r.links, r.messages, r.senders,
+                                                r.hosts, r.rules] for r in rows),
+                      total=len(rows), source="beacons.csv, links.csv")
+    return f'<section id="providers"><h2>Providers</h2>{inner}</section>'
+
+
+def rules_section(ctx: Context) -> str:
+    sql = facts.findings_sql(ctx.conn)
+    if sql is None:
+        return '<section id="rules"><h2>Rules</h2><p class="note">No data: no findings in this case.</p></section>'
+    rows = list(ctx.conn.execute(f"""
+        SELECT rule_id, provider, layer, COUNT(*), MIN(reason) FROM ({sql})
+        WHERE rule_id != '' GROUP BY rule_id, provider, layer ORDER BY rule_id, provider, layer"""))
+    items = "".join(
+        f'<tr id="{anchor("rule", r[0])}"><td class="wrap">{esc(r[0])}</td><td>{esc(r[1])}</td>'
+        f'<td>{esc(r[2])}</td><td class="num">{esc(r[3])}</td><td class="wrap">{esc(r[4])}</td></tr>' for r in rows)
+    inner = (f'<div class="tablebox"><table><thead><tr><th>rule</th><th>provider</th><th>layer</th>'
+             f'<th class="num">findings</th><th>example reason</th></tr></thead><tbody>{items}</tbody></table></div>'
+             if rows else '<p class="note">No finding was decided by a provider rule.</p>')
+    return (f'<section id="rules"><h2>Rules that decided findings</h2><p class="note">Rule set version '
+            f"{esc(ctx.rules_version)}.</p>{inner}</section>")
+
+
+def evidence_names(plan: dict[str, Export]) -> list[str]:
+    known = [n for n in EVIDENCE_ORDER if n in plan]
+    return known + sorted(n for n in plan if n not in known and n not in CORE_TABLES)
+
+
+def evidence_section(ctx: Context, referenced: set[str]) -> str:
+    parts = ['<section id="evidence"><h2>Evidence tables</h2>'
+             '<p class="note">Each finding links to its message below (subject, date, source file, '
+             "locator, hashes) and, when a provider rule decided it, to that rule. URLs are text: "
+             "nothing here is loaded or followed.</p>"]
+    for name in evidence_names(ctx.plan):
+        sql = ctx.plan[name].sql
+        cursor = ctx.conn.execute(_limited(sql, ROW_LIMIT))
+        header = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        for col in ("message_sha256", "message"):
+            if col in header:
+                referenced.update(str(r[header.index(col)]) for r in rows if r[header.index(col)])
+        messages = _message_rows(ctx.conn, referenced)
+        parts.append(f'<h3 id="{esc(anchor("tbl", name))}">{esc(name)}</h3>')
+        parts.append(table(f"t-{anchor('e', name)}", header, rows, total=_count(ctx.conn, sql),
+                           source=f"{name}.csv", messages=messages))
+    return "".join(parts) + "</section>"
+
+
+MESSAGE_COLUMNS = ("subject", "date_utc", "from_addr", "from_name", "to_addrs", "source_path",
+                   "locator", "message_sha256", "source_sha256", "copies", "status", "defects")
+
+
+def messages_section(ctx: Context, referenced: set[str]) -> str:
+    """Messages behind the findings shown, then the first others, each with its anchor."""
+    if "messages" not in ctx.plan:
+        return ""
+    sql = ctx.plan["messages"].sql.strip().rstrip(";")
+    cursor = ctx.conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    rows = list(cursor.execute(f"""
+        SELECT * FROM (SELECT q.*, ROW_NUMBER() OVER () AS rn FROM ({sql}) q)
+        WHERE rn <= ? OR message_sha256 IN (SELECT value FROM json_each(?)) ORDER BY rn""",
+        (ROW_LIMIT, json.dumps(sorted(referenced)))))
+    columns = [c for c in MESSAGE_COLUMNS if rows and c in rows[0].keys()]
+    heads = "".join(f'<th scope="col"><button type="button">{esc(c)}</button></th>' for c in columns)
+    body = "".join(f'<tr id="{anchor("m", r["message_sha256"])}">'
+                   + "".join(_cell(c if c != "message_sha256" else "sha256", r[c], {}) for c in columns)
+                   + "</tr>" for r in rows)
+    total = _count(ctx.conn, sql)
+    note = f"{len(rows)} of {total} messages (those behind the findings shown, then the first in file order); full data: messages.csv"
+    return (f'<section id="messages"><h2>Messages</h2><p><input type="search" placeholder="Filter rows" '
+            f'aria-label="Filter messages" data-filter="t-messages"><span class="count" id="t-messages-count">'
+            f'{esc(note)}</span></p><div class="tablebox"><table class="data" id="t-messages"><thead><tr>{heads}'
+            f"</tr></thead><tbody>{body}</tbody></table></div></section>")
+
+
+def custody_section(ctx: Context) -> str:
+    rows = list(ctx.conn.execute(
+        "SELECT path, format, status, size, sha256 FROM inputs ORDER BY path")) if has_table(ctx.conn, "inputs") else []
+    inner = table("t-inputs", ["path", "format", "status", "size", "sha256"], rows,
+                  total=len(rows), source="inputs.csv")
+    return (f'<section id="custody"><h2>Chain of custody</h2><p class="note">forensics {esc(ctx.tool_version)}, '
+            f"rule set {esc(ctx.rules_version)}. Inputs were opened read-only and hashed before and after the "
+            "run; manifest.json lists the run times, versions and the SHA-256 of every output file.</p>"
+            f"{inner}</section>")
+
+
+NAV = (("summary", "Summary"), ("charts", "Charts"), ("senders", "Senders"), ("providers", "Providers"),
+       ("rules", "Rules"), ("evidence", "Evidence"), ("messages", "Messages"), ("custody", "Custody"))
+
+
+def _asset(name: str) -> str:
+    return resources.files("forensics.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def render_report(ctx: Context, charts: Sequence[tuple[Chart, bytes]]) -> str:
+    """The whole page as text (deterministic: no clock, stable order)."""
+    s = facts.summary(ctx.conn)
+    referenced: set[str] = set()
+    evidence = evidence_section(ctx, referenced)
+    body = "\n".join([summary_section(ctx, s), charts_section(charts), senders_section(ctx),
+                      providers_section(ctx), rules_section(ctx), evidence,
+                      messages_section(ctx, referenced), custody_section(ctx)])
+    css, js = _asset("report.css"), _asset("report.js")
+    values: dict[str, Any] = {
+        "csp": content_security_policy(css, js),
+        "title": "E-mail tracking report",
+        "lede": esc(f"{s.messages} unique messages from {s.inputs} input files. Evidence URLs are shown "
+                    "as text; opening this file loads nothing from the network."),
+        "nav": "".join(f'<li><a href="#{k}">{esc(v)}</a></li>' for k, v in NAV),
+        "body": body, "css": css, "js": js,
+        "footer": esc(f"forensics {ctx.tool_version}; rule set {ctx.rules_version}. "
+                      "Content-Security-Policy: no remote loads, no links out."),
+    }
+    return Template(_asset("report.html")).substitute(values)

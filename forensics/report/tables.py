@@ -1,0 +1,82 @@
+"""Stage 5: which tables of the case are exported, and in what stable order.
+
+Other stages land their tables over time (beacons, links, tokens, leaks, metrics...).
+The report exports whatever the case holds: a named query from ``csvout.QUERIES`` when
+one exists (and its tables are present), else every column of the table ordered by its
+primary key. A table that does not exist is simply absent from the export.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+# Bookkeeping, not evidence: resumable-shard marks and the schema version.
+INTERNAL_TABLES = frozenset({"meta", "shards"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Export:
+    """One exported data set: a file stem and the query that fills it."""
+
+    name: str
+    sql: str
+
+
+def existing_tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    return [r[0] for r in rows if not r[0].startswith("sqlite_")]
+
+
+def has_table(conn: sqlite3.Connection, table: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    return row is not None
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    """Column names in declaration order ([] when the table is absent)."""
+    return [r[1] for r in conn.execute(f'PRAGMA table_info("{_ident(table)}")')]
+
+
+def _ident(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def runnable(conn: sqlite3.Connection, sql: str) -> bool:
+    """Whether a query's tables and columns exist (compiled with EXPLAIN, not run)."""
+    try:
+        conn.execute("EXPLAIN " + sql).fetchone()
+    except sqlite3.OperationalError as e:
+        if str(e).startswith(("no such table", "no such column")):
+            return False
+        raise
+    return True
+
+
+def generic_sql(conn: sqlite3.Connection, table: str) -> str:
+    """Every column, ordered by the primary key (then every column, so ties cannot occur)."""
+    info = list(conn.execute(f'PRAGMA table_info("{_ident(table)}")'))
+    key = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
+    order = key + [r[1] for r in info if r[1] not in key]
+    cols = ", ".join(f'"{_ident(r[1])}"' for r in info)
+    by = ", ".join(f'"{_ident(c)}"' for c in order)
+    return f'SELECT {cols} FROM "{_ident(table)}" ORDER BY {by}'
+
+
+def export_plan(conn: sqlite3.Connection, queries: dict[str, str]) -> list[Export]:
+    """Named queries that can run, then every other evidence table, sorted by name."""
+    plan = {name: sql for name, sql in queries.items() if runnable(conn, sql)}
+    for table in existing_tables(conn):
+        # A named query that cannot run (its stage changed shape) falls back to the table.
+        if table not in INTERNAL_TABLES and table not in plan:
+            plan[table] = generic_sql(conn, table)
+    return [Export(name=n, sql=plan[n]) for n in sorted(plan)]
+
+
+def iter_rows(conn: sqlite3.Connection, sql: str) -> tuple[list[str], Iterator[tuple[object, ...]]]:
+    """A query's header and a streaming iterator over its rows."""
+    cursor = conn.execute(sql)
+    return [d[0] for d in cursor.description], iter(cursor)
