@@ -13,8 +13,8 @@ from forensics import __version__
 from forensics.analyse import Settings
 from forensics.errors import EvidenceChanged, ForensicsError, ReadError, UnsafeOutput
 from forensics.pipeline import ScanOptions, scan
-from forensics.report.csvout import write_csvs
-from forensics.report.manifest import input_summaries, write_manifest
+from forensics.report.build import write_report
+from forensics.report.manifest import input_summaries
 from forensics.store import Store
 
 EXIT_OK = 0
@@ -71,14 +71,29 @@ def scan_command(
         raise _fail(str(e), EXIT_UNREADABLE) from e
     except ForensicsError as e:
         raise _fail(str(e), EXIT_UNREADABLE) from e
+    write_report(out, out, argv=argv, scan_started=result.started_utc, scan_finished=result.finished_utc)
     with Store(out) as store:
-        outputs = write_csvs(store, out)
-        write_manifest(store, out, argv=argv, started=result.started_utc,
-                       finished=result.finished_utc, outputs=outputs)
         summary = _summary(store)
     _print_summary(summary, out, quiet=quiet, as_json=as_json)
     if strict and (summary["defective"] or summary["problems"]):
         raise typer.Exit(EXIT_STRICT)
+
+
+@app.command("report")
+def report_command(
+    case: Annotated[Path, typer.Argument(help="A case folder written by `forensics scan`.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the report (default: the case folder).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Write the report of a case again: CSV, JSON Lines, timeline, charts, report.html, manifest."""
+    argv = ["forensics", *sys.argv[1:]]
+    target = out or case
+    try:
+        result = write_report(case, target, argv=argv)
+    except ForensicsError as e:
+        raise _fail(str(e), EXIT_UNREADABLE) from e
+    if not quiet:
+        typer.echo(f"{len(result.outputs)} files written to {target}; open {target / 'report.html'} first.")
 
 
 def _summary(store: Store) -> dict[str, Any]:
