@@ -8,8 +8,10 @@ defect on the record.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
+import quopri
 import re
 from dataclasses import replace
 from datetime import timezone
@@ -27,29 +29,67 @@ from forensics.textdecode import decode_body, known_charset
 MAX_NESTING = 20  # message/rfc822 inside message/rfc822; deeper is a defect, not a crash
 MAX_PARTS = 2000  # parts walked per message; the rest is reported, not analysed
 _DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.I)
+_BOM = b"\xef\xbb\xbf"
+_BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r|\n\r\n")
 
 
 def parse_rfc5322(raw: RawMessage) -> list[Message]:
-    """Parse one message; nested message/rfc822 parts follow it in the list."""
+    """Parse one message; nested message/rfc822 parts follow it in the list.
+
+    Never raises: a message the parser cannot handle still gets a record (its hash,
+    locator and a ``ParseFailed`` defect), so nothing read is lost.
+    """
     out: list[Message] = []
-    _parse_into(raw.data, raw, raw.locator, None, 0, out)
+    _parse_into(raw.data, raw, raw.locator, None, 0, out, "raw-rfc5322")
     return out
 
 
 def _parse_into(
-    data: bytes, raw: RawMessage, locator: Locator, parent: str | None, depth: int, out: list[Message]
+    data: bytes, raw: RawMessage, locator: Locator, parent: str | None, depth: int,
+    out: list[Message], basis: str,
 ) -> None:
-    email_msg = message_from_bytes(data, policy=compat32)
     digest = hashlib.sha256(data).hexdigest()
-    nested: list[tuple[str, bytes]] = []
-    message = _build(email_msg, data, digest, raw, locator, parent, nested)
+    nested: list[tuple[str, bytes, str]] = []
+    try:
+        message = _parse_one(data, digest, raw, locator, parent, nested, basis)
+    except Exception as e:  # noqa: BLE001 - hostile input (deep recursion...) must still leave a record
+        message = _unparsed(data, digest, raw, locator, parent, basis, e)
+        nested = []
     if depth >= MAX_NESTING and nested:
         message = replace(message, defects=message.defects + ("NestingTooDeep",))
         nested = []
     out.append(message)
-    for part_path, part_bytes in nested:
+    for part_path, part_bytes, part_basis in nested:
         _parse_into(part_bytes, raw, replace(locator, part=_join_part(locator.part, part_path)),
-                    digest, depth + 1, out)
+                    digest, depth + 1, out, part_basis)
+
+
+def _parse_one(
+    data: bytes, digest: str, raw: RawMessage, locator: Locator, parent: str | None,
+    nested: list[tuple[str, bytes, str]], basis: str,
+) -> Message:
+    extra: list[str] = []
+    if data.startswith(_BOM):  # a byte-order mark would turn the first header into junk
+        data = data[len(_BOM):]
+        extra.append("LeadingByteOrderMark")
+    email_msg = message_from_bytes(data, policy=compat32)
+    message = _build(email_msg, data, digest, raw, locator, parent, nested, basis)
+    return replace(message, defects=tuple(extra) + message.defects) if extra else message
+
+
+def _unparsed(
+    data: bytes, digest: str, raw: RawMessage, locator: Locator, parent: str | None, basis: str,
+    error: Exception,
+) -> Message:
+    """The record of a message the parser gave up on: where it is, its hash, and why."""
+    own = raw.defects if parent is None else ()
+    return Message(
+        message_sha256=digest, hash_basis=basis, locator=locator, format=raw.format,
+        parent_sha256=parent, envelope_from=raw.envelope if parent is None else None,
+        flags=raw.flags if parent is None else None, labels=raw.labels if parent is None else None,
+        expunged=raw.expunged if parent is None else False,
+        defects=own + (f"ParseFailed: {type(error).__name__}",),
+    )
 
 
 def _join_part(prefix: str | None, path: str) -> str:
@@ -63,10 +103,12 @@ def _build(
     raw: RawMessage,
     locator: Locator,
     parent: str | None,
-    nested: list[tuple[str, bytes]],
+    nested: list[tuple[str, bytes, str]],
+    basis: str,
 ) -> Message:
     defects: list[str] = list(raw.defects) if parent is None else []
-    html, text, attachments = _walk_parts(msg, defects, nested)
+    raw_parts = raw_nested_parts(msg, data)
+    html, text, attachments = _walk_parts(msg, defects, nested, raw_parts)
     headers = tuple((k, decode_header_value(v)) for k, v in msg.items())
     if not headers:
         defects.append("NoHeaders")
@@ -74,20 +116,19 @@ def _build(
     received = tuple(_get_all(msg, "Received"))
     return Message(
         message_sha256=digest,
-        hash_basis="raw-rfc5322" if parent is None else "nested-rfc822-part",
+        hash_basis=basis,
         locator=locator,
         format=raw.format,
         parent_sha256=parent,
         message_id=_first(msg, "Message-ID"),
         date_raw=date_raw,
         date_utc=date_utc,
-        from_=_addresses(msg, "From"),
-        sender=_addresses(msg, "Sender"),
-        reply_to=_addresses(msg, "Reply-To"),
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
-        delivered_to=tuple(a.address for h in ("Delivered-To", "X-Original-To", "Envelope-To")
-                           for a in _addresses(msg, h)),
+        from_=_addresses(msg, "From", defects),
+        sender=_addresses(msg, "Sender", defects),
+        reply_to=_addresses(msg, "Reply-To", defects),
+        to=_addresses(msg, "To", defects),
+        cc=_addresses(msg, "Cc", defects),
+        delivered_to=_envelope_recipients(msg, defects),
         envelope_from=raw.envelope if parent is None else None,
         subject=_first(msg, "Subject"),
         return_path=_first(msg, "Return-Path"),
@@ -149,12 +190,27 @@ def _first(msg: EmailMessage, name: str) -> str | None:
     return decode_header_value(values[0]).strip()
 
 
-def _addresses(msg: EmailMessage, name: str) -> tuple[Address, ...]:
+def _addresses(msg: EmailMessage, name: str, defects: list[str]) -> tuple[Address, ...]:
     values = _get_all(msg, name)
     if not values:
         return ()
-    pairs = getaddresses(values)
+    try:
+        pairs = getaddresses(values)
+    except Exception:  # noqa: BLE001 - the stdlib address parser recurses on hostile input
+        defects.append(f"AddressUnparsed:{name}")
+        return ()
     return tuple(Address(name=n.strip(), address=a.strip()) for n, a in pairs if a or n)
+
+
+def _envelope_recipients(msg: EmailMessage, defects: list[str]) -> tuple[str, ...]:
+    """Who the message was delivered to, from the headers delivery agents add, in order,
+    without repeats (Delivered-To, X-Original-To, Envelope-To, X-Envelope-To)."""
+    found: list[str] = []
+    for header in ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"):
+        for address in _addresses(msg, header, defects):
+            if address.address and address.address not in found:
+                found.append(address.address)
+    return tuple(found)
 
 
 def _parse_date(msg: EmailMessage, defects: list[str]) -> tuple[str | None, str | None]:
@@ -215,7 +271,8 @@ def _iter_parts(msg: EmailMessage) -> list[EmailMessage]:
 
 
 def _walk_parts(
-    msg: EmailMessage, defects: list[str], nested: list[tuple[str, bytes]]
+    msg: EmailMessage, defects: list[str], nested: list[tuple[str, bytes, str]],
+    raw_parts: dict[int, tuple[bytes, str]],
 ) -> tuple[list[str], list[str], list[Attachment]]:
     html: list[str] = []
     text: list[str] = []
@@ -227,9 +284,9 @@ def _walk_parts(
         ctype = part.get_content_type()
         if part.is_multipart():
             if ctype == "message/rfc822" and part is not msg:
-                nested.extend(_nested_bytes(part, index))
+                nested.extend(_nested_bytes(part, index, raw_parts))
             continue
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         is_body = disposition != "attachment" and ctype in ("text/html", "text/plain")
         if is_body:
             decoded = _decode_text(part, defects, is_html=ctype == "text/html")
@@ -239,11 +296,92 @@ def _walk_parts(
     return html, text, attachments
 
 
-def _nested_bytes(part: EmailMessage, index: int) -> list[tuple[str, bytes]]:
+def _nested_bytes(
+    part: EmailMessage, index: int, raw_parts: dict[int, tuple[bytes, str]]
+) -> list[tuple[str, bytes, str]]:
+    """The nested message's own bytes as they appear in the parent (so its hash is the hash
+    of evidence); re-serialised by the parser only when the MIME structure is too broken
+    to find them, and the hash basis says so."""
+    found = raw_parts.get(id(part))
+    if found is not None:
+        return [(str(index), found[0], found[1])]
     inner = part.get_payload()
     if not isinstance(inner, list) or not inner:
         return []
-    return [(str(index), inner[0].as_bytes(policy=compat32))]
+    return [(str(index), inner[0].as_bytes(policy=compat32), "nested-rfc822-reserialised")]
+
+
+# ---------------------------------------------------------------- raw bytes of nested parts
+# The stdlib parser keeps no byte offsets, so the raw bytes of each message/rfc822 part
+# are found by walking the raw MIME structure alongside the parsed tree: split each
+# multipart body on its boundary lines (the same rule as the stdlib feedparser) and
+# accept the split only when it yields as many parts as the parser found.
+
+
+def raw_nested_parts(msg: EmailMessage, data: bytes) -> dict[int, tuple[bytes, str]]:
+    """Raw bytes and hash basis of every message/rfc822 part of ``msg``, keyed by ``id(part)``."""
+    found: dict[int, tuple[bytes, str]] = {}
+    if msg.is_multipart() and msg.get_content_type() != "message/rfc822":
+        _map_children(msg, _entity_body(data), found, 0)
+    return found
+
+
+def _map_children(entity: EmailMessage, body: bytes, found: dict[int, tuple[bytes, str]], depth: int) -> None:
+    boundary = entity.get_boundary()
+    children = entity.get_payload()
+    if not boundary or not isinstance(children, list) or depth > MAX_NESTING:
+        return
+    pieces = _split_multipart(body, boundary.encode("utf-8", "surrogateescape"))
+    if len(pieces) != len(children):
+        return
+    for child, piece in zip(children, pieces):
+        if child.get_content_type() == "message/rfc822":
+            found[id(child)] = _decoded_body(child, _entity_body(piece))
+        elif child.is_multipart():
+            _map_children(child, _entity_body(piece), found, depth + 1)
+
+
+def _entity_body(data: bytes) -> bytes:
+    """What follows an entity's header block (nothing when there is no blank line)."""
+    if data[:1] in (b"\n", b"\r"):  # no headers at all: the body starts after the blank line
+        return data[2:] if data.startswith(b"\r\n") else data[1:]
+    match = _BLANK_LINE.search(data)
+    return data[match.end():] if match else b""
+
+
+def _split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
+    delimiter = re.compile(rb"(?:^|(?<=\n)|(?<=\r))--" + re.escape(boundary) + rb"(--)?[ \t]*(\r\n|\n|\r|$)", re.M)
+    pieces: list[bytes] = []
+    start: int | None = None
+    for match in delimiter.finditer(body):
+        if start is not None:
+            pieces.append(_drop_final_eol(body[start:match.start()]))
+        if match.group(1):
+            return pieces
+        start = match.end()
+    if start is not None:  # no closing delimiter: the last part runs to the end
+        pieces.append(body[start:])
+    return pieces
+
+
+def _drop_final_eol(piece: bytes) -> bytes:
+    """The line break before a delimiter belongs to the delimiter (RFC 2046 5.1.1)."""
+    if piece.endswith(b"\r\n"):
+        return piece[:-2]
+    return piece[:-1] if piece.endswith((b"\n", b"\r")) else piece
+
+
+def _decoded_body(part: EmailMessage, body: bytes) -> tuple[bytes, str]:
+    """A message/rfc822 body, undoing a (non-standard) base64 or quoted-printable encoding."""
+    cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+    if cte == "base64":
+        try:
+            return binascii.a2b_base64(body), "nested-rfc822-base64-decoded"
+        except binascii.Error:
+            return body, "nested-rfc822-raw"
+    if cte == "quoted-printable":
+        return quopri.decodestring(body), "nested-rfc822-qp-decoded"
+    return body, "nested-rfc822-raw"
 
 
 def _decode_text(part: EmailMessage, defects: list[str], *, is_html: bool) -> str:

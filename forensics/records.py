@@ -227,7 +227,8 @@ class OccurrenceRow(Row):
     """One place where a copy of a message was found (duplicates are kept here)."""
 
     TABLE: ClassVar[str] = "occurrences"
-    KEY: ClassVar[tuple[str, ...]] = ("source_sha256", "locator")
+    # source_path is part of the key: identical files at two paths are two locations.
+    KEY: ClassVar[tuple[str, ...]] = ("source_sha256", "source_path", "locator")
     message_sha256: str
     source_path: str
     source_sha256: str
@@ -263,7 +264,7 @@ class ProblemRow(Row):
     """Something that was not analysed, or analysed with trouble, and why."""
 
     TABLE: ClassVar[str] = "problems"
-    KEY: ClassVar[tuple[str, ...]] = ("source_sha256", "locator", "kind")
+    KEY: ClassVar[tuple[str, ...]] = ("source_sha256", "source_path", "locator", "kind")
     source_path: str
     source_sha256: str
     locator: str

@@ -1,33 +1,52 @@
 """Stage 1: find the evidence, recognise each file by its content, and cut it into shards.
 
 ``READERS`` is the registry: every reader is a module with ``name``, ``sniff``, ``plan``
-and ``read``. Sniffers are tried in order, most specific magic first.
+and ``read``. Sniffers are tried in order, most specific magic first; extensions are
+never trusted (they only make a skip reason more precise). A container reader (archive)
+may plan shards with ``variant="skipped"`` for members that are not mail: they are not
+run, and become a note on the input row instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 from forensics.errors import ReadError
-from forensics.ingest import eml, mbox
+from forensics.ingest import archive, eml, emlx, mbox
 from forensics.ingest.base import SNIFF_BYTES, Shard
 from forensics.records import Evidence
 
 READERS: dict[str, ModuleType] = {
+    archive.name: archive,
     mbox.name: mbox,
+    emlx.name: emlx,
     eml.name: eml,
 }
-SNIFF_ORDER: tuple[str, ...] = ("mbox", "eml")
+# Most specific first: archives by magic, mbox by its From_ line, emlx by its byte-count
+# line (before eml, whose lenient sniffer would otherwise claim it), then bare RFC 5322.
+SNIFF_ORDER: tuple[str, ...] = ("archive", "mbox", "emlx", "eml")
 
 _NOT_MAIL_HINTS: dict[str, str] = {
-    ".msf": "Thunderbird summary index (.msf), not mail; its mbox is read instead",
+    ".msf": "Thunderbird summary index (.msf, Mork), not mail; its mbox is read instead",
     ".dat": "data file without mail structure",
 }
+# Magic numbers of files commonly found beside mail, to say precisely why they are skipped.
+_NOT_MAIL_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x78\x9f\x3e\x22", "TNEF stream (winmail.dat attachment), not a mailbox"),
+    (b"// <!-- <mdb:mork", "Mork database (Thunderbird .msf index), not mail"),
+    (b"\x1f\x8b", "gzip-compressed file that is not a tar archive (not read)"),
+    (b"SQLite format 3\x00", "SQLite database, not a mailbox"),
+    (b"%PDF", "PDF document, not mail"),
+    (b"\x89PNG", "PNG image, not mail"),
+    (b"\xff\xd8\xff", "JPEG image, not mail"),
+)
+SKIPPED_VARIANT = "skipped"  # a container member that is not mail: noted on its input
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,24 +91,60 @@ def identify(path: Path) -> tuple[str | None, str]:
     for reader_name in SNIFF_ORDER:
         if READERS[reader_name].sniff(head, path):
             return reader_name, ""
+    return None, not_mail_reason(head, path)
+
+
+def not_mail_reason(head: bytes, path: Path) -> str:
+    """Why a file is not read, as precisely as its first bytes and name allow."""
+    for magic, reason in _NOT_MAIL_MAGIC:
+        if head.startswith(magic):
+            return reason
     hint = _NOT_MAIL_HINTS.get(path.suffix.lower())
-    return None, hint or f"not a recognised mail format (starts with {head[:8]!r})"
+    if hint:
+        return hint
+    if len(head) < 16:
+        return f"too small to be mail ({len(head)} bytes: {head!r})"
+    return f"not a recognised mail format (starts with {head[:8]!r})"
+
+
+def _special_file_reason(mode: int) -> str | None:
+    """Pipes, sockets and devices are never opened: reading one could block forever."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
+             (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
+    kind = next((label for test, label in kinds if test(mode)), "special file")
+    return f"{kind}, not a regular file (not opened)"
+
+
+def _notes(skipped: list[Shard]) -> str:
+    """A container's members that are not mail, summarised on its input row."""
+    if not skipped:
+        return ""
+    shown = [f"{s.member} ({s.items[-1]})" for s in skipped[:20]]
+    more = f"; and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+    return f"{len(skipped)} members not mail, not read: " + "; ".join(shown) + more
 
 
 def plan_input(path: Path) -> PlannedInput:
     """Hash one file, identify it and cut it into shards.
 
     Raises:
-        ReadError: the file cannot be read at all.
+        ReadError: the file cannot be read at all, or is a pipe, socket or device.
     """
     try:
-        stat = path.stat()
+        info = path.stat()
+        special = _special_file_reason(info.st_mode)
+        if special:
+            raise ReadError(f"{path}: {special}")
         sha256, size = sha256_file(path)
-        evidence = Evidence(path=str(path), size=size, sha256=sha256, mtime_ns=stat.st_mtime_ns)
+        evidence = Evidence(path=str(path), size=size, sha256=sha256, mtime_ns=info.st_mtime_ns)
         reader, reason = identify(path)
         if reader is None:
             return PlannedInput(evidence=evidence, reader=None, reason=reason)
-        shards = tuple(READERS[reader].plan(path, sha256, size))
+        planned = list(READERS[reader].plan(path, sha256, size))
     except OSError as e:
         raise ReadError(f"{path}: cannot read: {e.strerror or e}") from e
-    return PlannedInput(evidence=evidence, reader=reader, shards=shards)
+    skipped = [s for s in planned if s.variant == SKIPPED_VARIANT]
+    shards = tuple(s for s in planned if s.variant != SKIPPED_VARIANT)
+    return PlannedInput(evidence=evidence, reader=reader, reason=_notes(skipped), shards=shards)

@@ -23,10 +23,18 @@ name = "mbox"
 SHARD_BYTES = 16 * 1024 * 1024
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
-# A From_ line carries a date: a time of day and a year (asctime, RFC 5322 or ISO style).
-_ENVELOPE = re.compile(rb"^From \S.{0,400}?\d{1,2}:\d\d.{0,80}?(?:19|20|21)\d\d|^From \S.{0,400}?(?:19|20|21)\d\d.{0,40}?\d{1,2}:\d\d")
+# A plausible From_ line: a sender token and a date (a time of day and a year, asctime,
+# RFC 5322 or ISO style); or Netscape/Thunderbird's "From -"; or a lone address token
+# (Gmail exports cut the date off). Prose such as "From Russia with love" matches none.
+_ENVELOPE = re.compile(
+    rb"^From \S.{0,400}?\d{1,2}:\d\d.{0,80}?(?:19|20|21)\d\d"
+    rb"|^From \S.{0,400}?(?:19|20|21)\d\d.{0,40}?\d{1,2}:\d\d"
+    rb"|^From -(?:[ \t]|$)"
+    rb"|^From [^\s@]{0,200}@[^\s@]{1,200}[ \t]*$"
+)
+_BOM = b"\xef\xbb\xbf"
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,200}:|^>?From |^[ \t]\S")
-_CONTENT_LENGTH = re.compile(rb"(?im)^Content-Length:[ \t]*(\d{1,12})[ \t]*$")
+_CONTENT_LENGTH = re.compile(rb"(?im)^Content-Length:[ \t]*(\d{1,12})[ \t]*\r?$")
 _MOZ_STATUS = re.compile(rb"(?im)^X-Mozilla-Status:[ \t]*([0-9a-f]{1,4})")
 _MOZ_STATUS2 = re.compile(rb"(?im)^X-Mozilla-Status2:[ \t]*([0-9a-f]{1,8})")
 _GMAIL_LABELS = re.compile(rb"(?im)^X-Gmail-Labels:[ \t]*(.*(?:\r?\n[ \t].*)*)")
@@ -35,8 +43,14 @@ _MOZ_EXPUNGED = 0x0008
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    """An mbox starts with a From_ line (Eudora's ``From ???@???`` included)."""
-    return head.lstrip(b"\r\n").startswith(b"From ")
+    """An mbox starts with a From_ line followed by a header line (Eudora's ``From ???@???``,
+    Thunderbird's ``From -`` and date-less Gmail lines included); a leading BOM is allowed."""
+    head = head.removeprefix(_BOM).lstrip(b"\r\n")
+    if not head.startswith(b"From "):
+        return False
+    eol = detect_eol(head)
+    line_end = head.find(eol)
+    return line_end > 0 and bool(_HEADER_LINE.match(head[line_end + len(eol) : line_end + 256]))
 
 
 def detect_eol(head: bytes) -> bytes:
@@ -67,10 +81,15 @@ class Span:
 def iter_spans(buf: bytes | mmap.mmap, start: int, stop: int, eol: bytes) -> Iterator[Span]:
     """Messages whose From_ line starts in [start, stop), in file order."""
     size = len(buf)
+    if start == 0 and buf[:3] == _BOM:
+        start = 3  # a byte-order mark before the first From_ line (seen in Windows exports)
     pos = _skip_blank(buf, start, eol)
-    while pos < min(stop, size):
+    release = getattr(buf, "release", None)  # a StreamWindow forgets what was consumed
+    while pos < min(stop, size := len(buf)):
         yield (span := _span_at(buf, pos, eol, size))
         pos = span.end
+        if release is not None:
+            release(pos)
 
 
 def _skip_blank(buf: bytes | mmap.mmap, pos: int, eol: bytes) -> int:
@@ -103,7 +122,8 @@ def _end_by_content_length(
     header_end = buf.find(eol * 2, body_start, body_start + 1024 * 1024)
     if header_end < 0:
         return None
-    match = _CONTENT_LENGTH.search(bytes(buf[body_start:header_end]))
+    header = bytes(buf[body_start:header_end])
+    match = _CONTENT_LENGTH.search(header.replace(b"\r", b"\n") if eol == b"\r" else header)
     if match is None:
         return None
     end = header_end + 2 * len(eol) + int(match.group(1))
@@ -135,7 +155,7 @@ def _is_separator(buf: bytes | mmap.mmap, line: int, eol: bytes, size: int) -> b
     line_end = buf.find(eol, line, line + 1024)
     if line_end < 0:
         return False
-    if not _ENVELOPE.match(bytes(buf[line:line_end])) and buf[line : line + 7] != b"From - ":
+    if not _ENVELOPE.match(bytes(buf[line:line_end])):
         return False
     nxt = bytes(buf[line_end + len(eol) : line_end + len(eol) + 256])
     return bool(_HEADER_LINE.match(nxt)) or line_end + len(eol) >= size
@@ -203,6 +223,8 @@ def _raw_message(
     if not span.by_content_length:
         data = _UNQUOTE.sub(rb"\1", data)
     header = data[: max(data.find(eol * 2), 0) or len(data)][:65536]
+    if eol == b"\r":  # the header regexes anchor on LF
+        header = header.replace(b"\r", b"\n")
     flags, expunged = _mozilla_status(header)
     labels = _GMAIL_LABELS.search(header)
     return RawMessage(

@@ -1,0 +1,292 @@
+"""Stage 1 reader for mail inside zip and tar archives (Gmail Takeout ``.zip``/``.tgz`` and others).
+
+Archives are read in place with stdlib ``zipfile``/``tarfile``: members are
+decompressed as streams and never written to disk. Each member is recognised by its
+content like a file on disk: an mbox member (Takeout's ``All mail Including Spam and
+Trash.mbox``) is cut into messages by the mbox reader through a ``StreamWindow``;
+``.eml``/``.emlx`` members are read whole. Hostile members are refused, not read, and
+become problems: names that would escape an extraction folder (absolute, ``..``,
+drive letters), encrypted members, and members whose declared size or compression
+ratio looks like a decompression bomb. Members that are not mail (Takeout's HTML
+index, JSON, photos) are noted on the input, not read.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from forensics.errors import ReadError
+from forensics.ingest import eml, emlx, mbox
+from forensics.ingest.base import SNIFF_BYTES, Shard
+from forensics.ingest.stream import StreamWindow
+from forensics.records import Locator, RawMessage
+
+name = "archive"
+MAX_MEMBER_BYTES = 64 * 1024**3  # a whole-account Takeout mbox can be tens of GB
+MAX_RATIO = 200  # mbox text deflates 3-20x; bombs are 1000x and more
+RATIO_FLOOR = 16 * 1024 * 1024  # small members may have any ratio (a file of blank lines)
+BATCH = 256  # single-message members per shard
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    index: int
+    name: str
+    size: int
+    packed: int | None  # compressed size when the archive says it (zip)
+    encrypted: bool = False
+    kind: str = "file"  # file, dir, link, other
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    """A zip (local header or empty-archive record) or a tar, plain or gzip/bzip2/xz-compressed."""
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return True
+    if head[257:262] == b"ustar":
+        return True
+    if head.startswith(b"\x1f\x8b"):
+        return _gzip_holds_tar(head)
+    if head.startswith(_COMPRESSED[1:]):
+        return _opens_as_tar(path)
+    return False
+
+
+def _gzip_holds_tar(head: bytes) -> bool:
+    try:
+        inner = zlib.decompressobj(wbits=31).decompress(head, 512)
+    except zlib.error:
+        return False
+    return inner[257:262] == b"ustar"
+
+
+def _opens_as_tar(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle, tarfile.open(fileobj=handle, mode="r:*") as tar:
+            return tar.next() is not None
+    except (tarfile.TarError, OSError, EOFError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------- opening archives
+
+
+@contextmanager
+def _open(path: str) -> Iterator["_Archive"]:
+    with open(path, "rb") as handle:
+        if handle.read(4).startswith(b"PK"):
+            handle.seek(0)
+            try:
+                with zipfile.ZipFile(handle) as zf:
+                    yield _Zip(zf)
+            except zipfile.BadZipFile as e:
+                raise ReadError(f"{path}: damaged zip archive: {e}") from e
+            return
+        handle.seek(0)
+        try:
+            with tarfile.open(fileobj=handle, mode="r:*") as tar:
+                yield _Tar(tar)
+        except (tarfile.TarError, EOFError, zlib.error) as e:
+            raise ReadError(f"{path}: damaged tar archive: {e}") from e
+
+
+class _Archive:
+    def members(self) -> Iterator[Member]:
+        raise NotImplementedError
+
+    def streams(self, wanted: set[int]) -> Iterator[tuple[Member, IO[bytes]]]:
+        raise NotImplementedError
+
+
+class _Zip(_Archive):
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+
+    def members(self) -> Iterator[Member]:
+        for index, info in enumerate(self.zf.infolist()):
+            yield Member(
+                index=index, name=info.filename, size=info.file_size, packed=info.compress_size,
+                encrypted=bool(info.flag_bits & 0x1), kind="dir" if info.is_dir() else "file",
+            )
+
+    def streams(self, wanted: set[int]) -> Iterator[tuple[Member, IO[bytes]]]:
+        infos = self.zf.infolist()
+        for member in self.members():
+            if member.index in wanted:
+                with self.zf.open(infos[member.index]) as stream:
+                    yield member, stream
+
+
+class _Tar(_Archive):
+    def __init__(self, tar: tarfile.TarFile) -> None:
+        self.tar = tar
+
+    def _infos(self) -> Iterator[tuple[Member, tarfile.TarInfo]]:
+        for index, info in enumerate(self.tar):
+            kind = "file" if info.isfile() else "dir" if info.isdir() else (
+                "link" if info.issym() or info.islnk() else "other")
+            yield Member(index=index, name=info.name, size=info.size, packed=None, kind=kind), info
+
+    def members(self) -> Iterator[Member]:
+        for member, _info in self._infos():
+            yield member
+
+    def streams(self, wanted: set[int]) -> Iterator[tuple[Member, IO[bytes]]]:
+        last = max(wanted, default=-1)
+        for member, info in self._infos():
+            if member.index in wanted:
+                stream = self.tar.extractfile(info)
+                if stream is not None:
+                    with stream:
+                        yield member, stream
+            if member.index >= last:  # tar has no index: stop reading the stream early
+                return
+
+
+# ---------------------------------------------------------------- planning
+
+
+def unsafe_name(member_name: str) -> str | None:
+    """Why a member name could escape an extraction folder, or None when it is safe."""
+    if member_name.startswith(("/", "\\")) or _DRIVE.match(member_name):
+        return "absolute member path"
+    if ".." in re.split(r"[\\/]", member_name):
+        return "member path climbs out with '..'"
+    if "\x00" in member_name:
+        return "NUL byte in member name"
+    return None
+
+
+def refusal(member: Member) -> str | None:
+    """Why a member must not be read at all (hostile or unreadable), or None."""
+    unsafe = unsafe_name(member.name)
+    if unsafe:
+        return f"refused member {member.name!r}: {unsafe} (path traversal)"
+    if member.encrypted:
+        return f"refused member {member.name!r}: encrypted (password-protected) zip member"
+    if member.size > MAX_MEMBER_BYTES:
+        return f"refused member {member.name!r}: declared size {member.size} exceeds {MAX_MEMBER_BYTES}"
+    if member.packed is not None and member.size > RATIO_FLOOR:
+        ratio = member.size / max(member.packed, 1)
+        if ratio > MAX_RATIO:
+            return (f"refused member {member.name!r}: compression ratio {ratio:.0f}:1 exceeds "
+                    f"{MAX_RATIO}:1 (possible decompression bomb)")
+    return None
+
+
+def member_reader(head: bytes, member_name: str) -> str | None:
+    """Which reader a member's first bytes belong to (mbox, emlx or eml), by content."""
+    for reader in (mbox, emlx, eml):
+        if head and reader.sniff(head, Path(member_name)):
+            return reader.name
+    return None
+
+
+def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
+    """One shard per mbox member, single messages in batches; refused and skipped members
+    as shards with ``variant`` ``refused`` (read raises) and ``skipped`` (a note only)."""
+    singles: list[str] = []
+    with _open(str(path)) as archive:
+        for member, verdict, detail in _classify(archive):
+            if verdict == "single":
+                singles.append(str(member.index))
+            else:
+                yield _shard(path, sha256, verdict, member, detail)
+    for batch_start in range(0, len(singles), BATCH):
+        batch = tuple(singles[batch_start : batch_start + BATCH])
+        yield Shard(shard_id=f"{sha256[:16]}:archive:single:{batch[0]}", reader=name, path=str(path),
+                    source_sha256=sha256, variant="single", items=batch)
+
+
+def _shard(path: Path, sha256: str, variant: str, member: Member, detail: str) -> Shard:
+    return Shard(
+        shard_id=f"{sha256[:16]}:archive:{variant}:{member.index}", reader=name, path=str(path),
+        source_sha256=sha256, member=member.name, variant=variant, items=(str(member.index), detail),
+    )
+
+
+def _classify(archive: _Archive) -> Iterator[tuple[Member, str, str]]:
+    """Each file member with a verdict: mbox, single, refused or skipped (and why)."""
+    candidates: list[Member] = []
+    for member in archive.members():
+        if member.kind == "dir":
+            continue
+        reason = refusal(member)
+        if reason:
+            yield member, "refused", reason
+        elif member.kind != "file":
+            yield member, "skipped", f"{member.kind} member, not a file"
+        elif member.size == 0:
+            yield member, "skipped", "empty member (0 bytes)"
+        else:
+            candidates.append(member)
+    heads = _heads(archive, {m.index for m in candidates})
+    for member in candidates:
+        head = heads.get(member.index, b"")
+        reader = member_reader(head, member.name)
+        if reader == mbox.name:
+            yield member, "mbox", ""
+        elif reader is not None:
+            yield member, "single", ""
+        else:
+            yield member, "skipped", f"not a recognised mail format (starts with {head[:8]!r})"
+
+
+def _heads(archive: _Archive, wanted: set[int]) -> dict[int, bytes]:
+    if not wanted:
+        return {}
+    return {member.index: stream.read(SNIFF_BYTES) for member, stream in archive.streams(wanted)}
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read(shard: Shard) -> Iterator[RawMessage]:
+    if shard.variant == "refused":
+        raise ReadError(shard.items[1])
+    if shard.variant == "skipped":
+        return
+    wanted = {int(shard.items[0])} if shard.variant == "mbox" else {int(i) for i in shard.items}
+    damaged: list[str] = []
+    with _open(shard.path) as archive:
+        for member, stream in archive.streams(wanted):
+            try:
+                if shard.variant == "mbox":
+                    yield from _read_mbox_member(shard, member, stream)
+                else:
+                    yield _read_single_member(shard, member, stream)
+            except ReadError as e:  # keep reading the other members of the batch
+                damaged.append(str(e))
+    if damaged:
+        raise ReadError("; ".join(damaged))
+
+
+def _read_mbox_member(shard: Shard, member: Member, stream: IO[bytes]) -> Iterator[RawMessage]:
+    window = StreamWindow(stream, member.size)
+    try:
+        yield from mbox.read_buffer(window, shard.path, shard.source_sha256, member=member.name)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        raise ReadError(f"member {member.name!r}: damaged compressed data: {e}") from e
+    if window.short_by:
+        raise ReadError(f"member {member.name!r}: {window.short_by} bytes missing at the end")
+
+
+def _read_single_member(shard: Shard, member: Member, stream: IO[bytes]) -> RawMessage:
+    try:
+        data = stream.read(eml.MAX_MESSAGE_BYTES + 1)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        raise ReadError(f"member {member.name!r}: damaged compressed data: {e}") from e
+    locator = Locator(source_path=shard.path, source_sha256=shard.source_sha256, kind="member",
+                      member=member.name)
+    if member_reader(data[:SNIFF_BYTES], member.name) == emlx.name:
+        return emlx.split_emlx(data, locator, partial=member.name.endswith(".partial.emlx"))
+    return eml.raw_message(data, locator, fmt="eml")
