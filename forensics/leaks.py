@@ -1,0 +1,382 @@
+"""Stage 3 (leaks): the recipient's address carried by a URL, plain, encoded or hashed.
+
+Identities are the addresses a message was delivered to (To, Cc, Delivered-To,
+X-Original-To, Envelope-To) plus the ``--identity`` addresses, minus the sender's
+own addresses (From, Sender, Reply-To, Return-Path, List-Post): a newsletter that
+links to its own reply address leaks nothing about the recipient.
+
+For each identity the variants (as written, trimmed, lower-case, plus-tag removed,
+local part alone) are turned once into every form worth looking for: plain,
+URL-encoded, base64 (standard or URL-safe, padded or not), hex, and digests (the
+hashes Englehardt et al., PrivacyMail and Leaky Forms report, see ``CRYPTO`` and
+``_checksums``) including a hash of a hash to three layers. The forms go into a dict
+(cached per identity, and per set of identities), so the work per URL is one dict
+lookup per decoded token, whatever the number of forms. Encodings stacked on top
+of a form (base64 of a hex digest, of raw digest bytes, upper-case hex, URL-encoding
+twice) are undone on the token side (``forensics.tokens.decode``), and both sides
+use the same step names, so a chain reads the same whichever side explains it.
+Plain addresses inside longer text are found by pulling address-shaped substrings
+(and digest-length hex runs) out of each token and looking those up, not by
+searching every form in every URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from email.utils import getaddresses, parseaddr
+from functools import lru_cache
+from typing import ClassVar
+from urllib.parse import quote
+
+import mmh3
+
+from forensics.analyse import MessageContext, Settings
+from forensics.domains import registered_domain
+from forensics.providers import attribute_url, sender_domain
+from forensics.records import FoundUrl, Message, Row
+from forensics.store import register
+from forensics.tokens.decode import DIGEST_HEX
+from forensics.tokens.split import Token, is_web_url, url_tokens
+
+# Local parts shorter than this, or naming a role rather than a person, are not looked
+# for alone: "info" or "sales" would match ordinary words in every newsletter's URLs.
+MIN_LOCAL = 5
+ROLE_LOCALS = frozenset({
+    "admin", "billing", "contact", "customer", "enquiries", "events", "hello", "help", "hostmaster",
+    "info", "mail", "mailer", "marketing", "media", "news", "newsletter", "noreply", "no-reply",
+    "office", "orders", "postmaster", "press", "privacy", "reply", "root", "sales", "security",
+    "service", "support", "team", "test", "undisclosed-recipients", "unsubscribe", "webmaster",
+})
+_HASHLIB_NAMES = {  # our step name -> hashlib name, in the order they are tried
+    "md5": "md5", "sha1": "sha1", "sha224": "sha224", "sha256": "sha256", "sha384": "sha384",
+    "sha512": "sha512", "sha3-224": "sha3_224", "sha3-256": "sha3_256", "sha3-384": "sha3_384",
+    "sha3-512": "sha3_512", "ripemd160": "ripemd160",
+}
+LIKELY = ("md5", "sha1", "sha256", "sha512")  # Leaky Forms' short list: the third layer uses only these
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,128}(?![0-9A-Fa-f])")
+_SOURCE_ORDER = ("identity", "delivered-to", "to", "cc")
+
+
+def _available(names: dict[str, str]) -> dict[str, str]:
+    """The digests this Python offers offline (RIPEMD-160 depends on the OpenSSL build)."""
+    usable: dict[str, str] = {}
+    for ours, theirs in names.items():
+        try:
+            hashlib.new(theirs, b"")
+        except ValueError:
+            continue
+        usable[ours] = theirs
+    return usable
+
+
+CRYPTO = _available(_HASHLIB_NAMES)
+
+
+# ---------------------------------------------------------------- identities
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """One address of the recipient, as first written, and where the message names it."""
+
+    address: str
+    key: str  # trimmed, lower-case: two spellings of one address are one identity
+    sources: tuple[str, ...]
+
+
+def _addresses_in(values: Sequence[str]) -> list[str]:
+    return [a for _, a in getaddresses(list(values)) if "@" in a]
+
+
+def sender_addresses(message: Message) -> frozenset[str]:
+    """Addresses that belong to the sender side of a message, lower-case."""
+    found = [a.address for a in (*message.from_, *message.sender, *message.reply_to)]
+    if message.return_path:
+        found.append(parseaddr(message.return_path)[1])
+    for value in message.header_values("List-Post"):
+        found += [m.group().removeprefix("mailto:") for m in re.finditer(r"mailto:[^>\s,]+", value)]
+    return frozenset(a.strip().lower() for a in found if "@" in a)
+
+
+def message_identities(message: Message, settings: Settings) -> tuple[Identity, ...]:
+    """The recipient's identities for this message, ``--identity`` ones first."""
+    listed: list[tuple[str, str]] = [(a, "identity") for a in settings.identities]
+    listed += [(a, "delivered-to") for a in _addresses_in(message.delivered_to)]
+    listed += [(a.address, "to") for a in message.to] + [(a.address, "cc") for a in message.cc]
+    senders = sender_addresses(message)
+    order: list[str] = []
+    first: dict[str, str] = {}
+    sources: dict[str, set[str]] = {}
+    for written, source in listed:
+        key = written.strip().lower()
+        if "@" not in key or key.startswith("@") or key in senders:
+            continue
+        if key not in first:
+            order.append(key)
+            first[key] = written
+        sources.setdefault(key, set()).add(source)
+    return tuple(
+        Identity(address=first[k], key=k, sources=tuple(s for s in _SOURCE_ORDER if s in sources[k]))
+        for k in order
+    )
+
+
+def recipient_key(identities: Sequence[Identity], settings: Settings) -> str:
+    """The one address that says whose mailbox a message is in (for token roles)."""
+    for wanted in ("identity", "delivered-to", "to", "cc"):
+        for ident in identities:
+            in_headers = any(s != "identity" for s in ident.sources)
+            if wanted in ident.sources and (wanted != "identity" or in_headers):
+                return ident.key
+    if len(settings.identities) == 1:  # a one-person mailbox: Bcc'd mail is still theirs
+        return settings.identities[0].strip().lower()
+    return ""
+
+
+# ---------------------------------------------------------------- forms
+
+
+def identity_variants(address: str) -> list[tuple[str, str]]:
+    """``(variant name, text)``: as written, trimmed, lower-case, without +tag, local part."""
+    trimmed = address.strip()
+    lower = trimmed.lower()
+    local, _, domain = lower.rpartition("@")
+    bare_local = local.split("+", 1)[0]
+    found = [("as-written", address), ("trimmed", trimmed), ("lower", lower),
+             ("no-plus", f"{bare_local}@{domain}")]
+    found += [("local", x) for x in (local,) if _local_is_distinctive(x)]
+    found += [("local-no-plus", x) for x in (bare_local,) if _local_is_distinctive(x)]
+    seen: set[str] = set()
+    return [(name, text) for name, text in found if text and not (text in seen or seen.add(text))]
+
+
+def _local_is_distinctive(local: str) -> bool:
+    return len(local) >= MIN_LOCAL and local not in ROLE_LOCALS and not local.isdigit()
+
+
+def _digest(name: str, text: str) -> str:
+    return hashlib.new(CRYPTO[name], text.encode("utf-8")).hexdigest()
+
+
+def _encodings(text: str) -> Iterator[tuple[str, str]]:
+    data = text.encode("utf-8")
+    std, url = base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()
+    yield "url", quote(text, safe="")
+    yield "base64", std
+    yield "base64-nopad", std.rstrip("=")
+    yield "base64url", url
+    yield "base64url-nopad", url.rstrip("=")
+    yield "hex", data.hex()
+
+
+def _checksums(text: str) -> Iterator[tuple[str, str]]:
+    """The non-cryptographic hashes Englehardt et al. looked for, in hex and decimal."""
+    data = text.encode("utf-8")
+    crc, adler = zlib.crc32(data), zlib.adler32(data)
+    m32 = mmh3.hash(data, signed=False)
+    yield "crc32", f"{crc:08x}"
+    yield "crc32-dec", str(crc)
+    yield "adler32", f"{adler:08x}"
+    yield "adler32-dec", str(adler)
+    yield "mmh3-32", f"{m32:08x}"
+    yield "mmh3-32-le", m32.to_bytes(4, "little").hex()  # Guava's HashCode.toString() byte order
+    yield "mmh3-32-dec", str(m32)
+    yield "mmh3-32-signed", str(mmh3.hash(data, signed=True))
+    yield "mmh3-64-signed", str(mmh3.hash64(data, signed=True)[0])
+    yield "mmh3-128", mmh3.hash_bytes(data).hex()
+    yield "mmh3-128-dec", str(mmh3.hash128(data, signed=False))
+
+
+def forms_of(text: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    """``(steps, form)`` for one variant, identity side; at most three hash layers."""
+    yield (), text
+    for name, form in _encodings(text):
+        yield (name,), form
+    for name, form in _checksums(text):
+        yield (name,), form
+    first = {name: _digest(name, text) for name in CRYPTO}
+    for name, digest in first.items():
+        yield (name,), digest
+    for inner, digest in first.items():
+        for outer in CRYPTO:  # a hash of a hash: every pair
+            second = _digest(outer, digest)
+            yield (inner, outer), second
+            if inner in LIKELY and outer in LIKELY:  # three layers: the likely ones only
+                for third in LIKELY:
+                    yield (inner, outer, third), _digest(third, second)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A form that matched: whose, which variant, and the steps from the variant to the form."""
+
+    identity: str  # the identity's key
+    variant: str
+    steps: tuple[str, ...]
+
+
+@lru_cache(maxsize=256)  # a mailbox has few recipients; each one's forms are built once per worker
+def identity_forms(key: str, written: str) -> dict[str, Hit]:
+    """Every form of one identity, first (simplest) explanation kept for each value."""
+    table: dict[str, Hit] = {}
+    for variant, text in identity_variants(written):
+        for steps, form in forms_of(text):
+            table.setdefault(form, Hit(key, variant, steps))
+    return table
+
+
+@lru_cache(maxsize=32)
+def forms_index(identities: tuple[tuple[str, str], ...]) -> dict[str, tuple[Hit, ...]]:
+    """The forms of a set of identities ``(key, as written)``, merged into one lookup dict."""
+    merged: dict[str, list[Hit]] = {}
+    for key, written in identities:
+        for form, hit in identity_forms(key, written).items():
+            merged.setdefault(form, []).append(hit)
+    return {form: tuple(hits) for form, hits in merged.items()}
+
+
+def index_for(identities: Sequence[Identity]) -> dict[str, tuple[Hit, ...]]:
+    return forms_index(tuple(sorted((i.key, i.address) for i in identities)))
+
+
+# ---------------------------------------------------------------- lookup
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Match:
+    """An identity form found at one place in a URL."""
+
+    token: Token
+    location: str  # the token's location, plus ">text" for a substring of it
+    matched: str  # the text that equals the form
+    hit: Hit
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """From the identity to the text written in the URL."""
+        return self.hit.steps + tuple(reversed(self.token.chain))
+
+    @property
+    def chain(self) -> str:
+        return " > ".join(self.steps) or "plain"
+
+
+def _candidates(token: Token) -> Iterator[tuple[str, str]]:
+    """``(location, text)`` to look up: the value, and address or digest substrings of it."""
+    value = token.value
+    yield token.location, value
+    if "@" in value:
+        for m in _ADDRESS.finditer(value):
+            location = token.location if m.group() == value else f"{token.location}>text"
+            yield location, m.group()
+            yield location, m.group().lower()
+    if len(value) > 32:
+        for m in _HEX_RUN.finditer(value):
+            if len(m.group()) in DIGEST_HEX and m.group() != value:
+                yield f"{token.location}>text", m.group().lower()
+
+
+def find_matches(tokens: Sequence[Token], index: dict[str, tuple[Hit, ...]]) -> list[Match]:
+    """Every identity form among the tokens; one dict lookup per candidate text."""
+    found: list[Match] = []
+    for token in tokens:
+        for location, text in _candidates(token):
+            for hit in index.get(text, ()):
+                found.append(Match(token=token, location=location, matched=text, hit=hit))
+    return found
+
+
+def best_matches(matches: Sequence[Match]) -> list[Match]:
+    """One explanation per place and identity: the shortest chain (then the first by name)."""
+    best: dict[tuple[str, str], Match] = {}
+    for m in matches:
+        key = (m.location, m.hit.identity)
+        rank = (len(m.steps), m.chain, _variant_rank(m.hit.variant))
+        current = best.get(key)
+        if current is None or rank < (len(current.steps), current.chain, _variant_rank(current.hit.variant)):
+            best[key] = m
+    return [best[k] for k in sorted(best)]
+
+
+def _variant_rank(variant: str) -> int:
+    order = ("as-written", "trimmed", "lower", "no-plus", "local", "local-no-plus")
+    return order.index(variant) if variant in order else len(order)
+
+
+# ---------------------------------------------------------------- rows
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeakRow(Row):
+    """A recipient identity found in a URL of a message, and how it was encoded."""
+
+    TABLE: ClassVar[str] = "leaks"
+    KEY: ClassVar[tuple[str, ...]] = ("finding_id", "location", "identity")
+    message_sha256: str
+    finding_id: str
+    slot: int
+    kind: str
+    is_beacon: bool
+    location: str
+    identity: str
+    identity_sources: str
+    variant: str
+    chain: str
+    layers: int
+    written: str
+    matched: str
+    url: str
+    unwrapped: str
+    host: str
+    registered_domain: str
+    receivers: str
+    provider: str
+    party: str
+
+
+def party_of(hosts: Sequence[str], provider: str, message: Message) -> str:
+    """``first-party`` when every host is under the sender's domain and no provider is named."""
+    own = sender_domain(message)
+    if provider:
+        return "third-party"
+    if not own:
+        return "unknown"
+    return "first-party" if all(registered_domain(h) == own for h in hosts) else "third-party"
+
+
+def analyse_leaks(message: Message, settings: Settings, context: MessageContext) -> list[Row]:
+    """Leak rows for every URL extraction found in the message."""
+    identities = message_identities(message, settings)
+    if not identities:
+        return []
+    index = index_for(identities)
+    by_key = {i.key: i for i in identities}
+    rows: dict[tuple[str, str, str], LeakRow] = {}
+    for slot, found in enumerate(context.urls):
+        if not is_web_url(found.url):
+            continue
+        matches = best_matches(find_matches(url_tokens(found.url, found.unwrapped), index))
+        for m in matches:
+            row = _leak_row(message, found, slot, m, by_key[m.hit.identity])
+            rows.setdefault((row.finding_id, row.location, row.identity), row)
+    return [rows[k] for k in sorted(rows)]
+
+
+def _leak_row(message: Message, found: FoundUrl, slot: int, m: Match, ident: Identity) -> LeakRow:
+    provider = attribute_url(found.url, found.host, message).provider
+    hosts = m.token.hosts or ((found.host,) if found.host else ())
+    return LeakRow(
+        message_sha256=message.message_sha256, finding_id=found.finding_id, slot=slot,
+        kind=found.kind, is_beacon=found.is_beacon, location=m.location, identity=ident.address,
+        identity_sources="; ".join(ident.sources), variant=m.hit.variant, chain=m.chain,
+        layers=len(m.steps), written=m.token.raw, matched=m.matched, url=found.url,
+        unwrapped=found.unwrapped, host=found.host, registered_domain=found.registered_domain,
+        receivers=" > ".join(hosts), provider=provider, party=party_of(hosts, provider, message),
+    )

@@ -1,0 +1,171 @@
+"""Stage 3 (tokens): the per-message analyser that stores the URL tokens worth keeping.
+
+Which tokens are kept (``is_identifier_like``), the rule in one place:
+- 6 to 2048 characters, no whitespace, not itself a URL;
+- not word-like: letters with optional ``-``/``_``/``.`` separators ("newsletter",
+  "spring-sale", "logo") are names, not identifiers, unless the value mixes upper and
+  lower case over at least 16 characters (random base-52 strings look like that);
+- at least 5 distinct characters ("000000", "1x1x1x" are padding, not identifiers);
+- not a dimension ("600x400");
+- not the binary-digest intermediate of a base64 value (the base64 text is kept).
+Every value is still decoded and searched for leaks whether or not it is kept.
+
+Alongside the tokens, one ``message_recipients`` row per message with URLs says who
+sent it to whom and gives a fingerprint of its body without URLs and recipient
+details, so the case-wide stage can compare copies of one newsletter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from forensics.analyse import MessageContext, Settings
+from forensics.leaks import Identity, message_identities, recipient_key
+from forensics.providers import attribute_url
+from forensics.records import FoundUrl, Message, Row
+from forensics.store import register
+from forensics.tokens.split import Token, is_web_url, url_tokens
+
+MIN_TOKEN = 6
+MAX_TOKEN = 2048
+_WORDLIKE = re.compile(r"[A-Za-z]+(?:[-_. ][A-Za-z]+)*")
+_DIMENSION = re.compile(r"\d{1,5}[xX]\d{1,5}")
+_URLISH = re.compile(r"(?i)(?:https?(?::|%3a)|//|%2f%2f|www\.)")
+_BODY_URL = re.compile(r"(?i)(?:https?:)?//[^\s\"'<>()]+|mailto:[^\s\"'<>()]+")
+_SPACE = re.compile(r"\s+")
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenRow(Row):
+    """One identifier-like value in one URL of one message, at one decoding layer."""
+
+    TABLE: ClassVar[str] = "url_tokens"
+    KEY: ClassVar[tuple[str, ...]] = ("finding_id", "location", "chain")
+    message_sha256: str
+    finding_id: str
+    slot: int  # the URL's position among the message's URLs (aligns copies of a newsletter)
+    kind: str
+    is_beacon: bool
+    location: str
+    chain: str  # decoding steps, " > "-joined; "" when the value is as written
+    raw: str
+    value: str
+    length: int
+    charclass: str
+    entropy: float  # Shannon entropy, bits per character
+    host: str
+    registered_domain: str
+    provider: str
+    sender: str
+    recipient: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageRecipientRow(Row):
+    """Who sent a message with URLs to whom, and its body's shape (for copy comparison)."""
+
+    TABLE: ClassVar[str] = "message_recipients"
+    KEY: ClassVar[tuple[str, ...]] = ("message_sha256",)
+    message_sha256: str
+    sender: str
+    recipient: str
+    identities: str
+    body_shape: str
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character, rounded so exports stay byte-stable."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    n = len(value)
+    return round(-sum(c / n * math.log2(c / n) for c in counts.values()) + 0.0, 3)
+
+
+def charclass(value: str) -> str:
+    """The narrowest of: digits, hex, alpha, alnum, base64url, base64, text."""
+    classes = (
+        ("digits", r"[0-9]+"), ("hex", r"[0-9a-f]+|[0-9A-F]+"), ("alpha", r"[A-Za-z]+"),
+        ("alnum", r"[A-Za-z0-9]+"), ("base64url", r"[A-Za-z0-9_-]+=*"), ("base64", r"[A-Za-z0-9+/]+=*"),
+    )
+    for name, pattern in classes:
+        if re.fullmatch(pattern, value):
+            return name
+    return "text"
+
+
+def is_identifier_like(token: Token) -> bool:
+    """Could this value identify someone or something? (The rule is in the module docstring.)"""
+    value = token.value
+    if token.binary or not MIN_TOKEN <= len(value) <= MAX_TOKEN or any(c.isspace() for c in value):
+        return False
+    if _URLISH.match(value) or _DIMENSION.fullmatch(value) or len(set(value)) < 5:
+        return False
+    if _WORDLIKE.fullmatch(value):
+        return len(value) >= 16 and value != value.lower() and value != value.upper()
+    return True
+
+
+def sender_key(message: Message) -> str:
+    return message.from_[0].address.strip().lower() if message.from_ else ""
+
+
+def body_shape(message: Message, identities: Sequence[Identity]) -> str:
+    """SHA-256 of subject and bodies with URLs, recipient addresses and names removed.
+
+    Two copies of one newsletter sent to different people have the same shape even
+    when each is personalised ("Hi Alice") and every link carries their token.
+    """
+    text = "\n".join((message.subject or "", *message.html, *message.text))
+    if not text.strip():
+        return ""
+    text = _BODY_URL.sub(" ", text)
+    personal = {i.address for i in identities} | {i.key for i in identities}
+    personal |= {i.key.partition("@")[0] for i in identities}
+    personal |= {w for a in (*message.to, *message.cc) for w in a.name.split() if len(w) > 1}
+    lowered = text.lower()
+    for item in sorted((p.lower() for p in personal if p), key=len, reverse=True):
+        lowered = lowered.replace(item, " ")
+    return hashlib.sha256(_SPACE.sub(" ", lowered).strip().encode("utf-8")).hexdigest()
+
+
+def analyse_tokens(message: Message, settings: Settings, context: MessageContext) -> list[Row]:
+    """Token rows for every web URL extraction found, and the message's recipient row."""
+    urls = [(slot, u) for slot, u in enumerate(context.urls) if is_web_url(u.url)]
+    if not urls:
+        return []
+    identities = message_identities(message, settings)
+    sender, recipient = sender_key(message), recipient_key(identities, settings)
+    rows: dict[tuple[str, str, str], Row] = {}
+    for slot, found in urls:
+        provider = attribute_url(found.url, found.host, message).provider
+        for token in url_tokens(found.url, found.unwrapped):
+            if is_identifier_like(token):
+                row = _token_row(message, found, slot, token, provider, sender, recipient)
+                rows.setdefault((row.finding_id, row.location, row.chain), row)
+    head = MessageRecipientRow(
+        message_sha256=message.message_sha256, sender=sender, recipient=recipient,
+        identities="; ".join(i.key for i in identities), body_shape=body_shape(message, identities),
+    )
+    return [head, *(rows[k] for k in sorted(rows))]
+
+
+def _token_row(
+    message: Message, found: FoundUrl, slot: int, token: Token, provider: str, sender: str, recipient: str
+) -> TokenRow:
+    return TokenRow(
+        message_sha256=message.message_sha256, finding_id=found.finding_id, slot=slot,
+        kind=found.kind, is_beacon=found.is_beacon, location=token.location,
+        chain=" > ".join(token.chain), raw=token.raw, value=token.value, length=len(token.value),
+        charclass=charclass(token.value), entropy=entropy(token.value),
+        host=found.host, registered_domain=found.registered_domain, provider=provider,
+        sender=sender, recipient=recipient,
+    )
