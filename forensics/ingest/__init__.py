@@ -18,19 +18,22 @@ from pathlib import Path
 from types import ModuleType
 
 from forensics.errors import ReadError
-from forensics.ingest import archive, eml, emlx, mbox
+from forensics.ingest import archive, eml, emlx, mbox, msg, pst
 from forensics.ingest.base import SNIFF_BYTES, Shard
 from forensics.records import Evidence
 
 READERS: dict[str, ModuleType] = {
+    msg.name: msg,
+    pst.name: pst,
     archive.name: archive,
     mbox.name: mbox,
     emlx.name: emlx,
     eml.name: eml,
 }
-# Most specific first: archives by magic, mbox by its From_ line, emlx by its byte-count
+# Most specific first: Outlook .msg (OLE signature and property streams) and PST/OST
+# (NDB signature) by magic, archives by magic, mbox by its From_ line, emlx by its byte-count
 # line (before eml, whose lenient sniffer would otherwise claim it), then bare RFC 5322.
-SNIFF_ORDER: tuple[str, ...] = ("archive", "mbox", "emlx", "eml")
+SNIFF_ORDER: tuple[str, ...] = ("msg", "pst", "archive", "mbox", "emlx", "eml")
 
 _NOT_MAIL_HINTS: dict[str, str] = {
     ".msf": "Thunderbird summary index (.msf, Mork), not mail; its mbox is read instead",
