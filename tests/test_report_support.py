@@ -7,6 +7,7 @@ independently of) those stages. Nothing here is a test.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from forensics.analyse import Settings
@@ -48,32 +49,40 @@ def _messages(store: Store) -> list[tuple[str, str]]:
     return list(store.conn.execute("SELECT message_sha256, from_addr FROM messages ORDER BY message_sha256"))
 
 
+def insert(conn: sqlite3.Connection, table: str, row: dict[str, object], key: tuple[str, ...]) -> None:
+    """Insert a row into a table a stage registered, or create the table as described."""
+    present = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+    if not present:
+        conn.execute(f'CREATE TABLE "{table}" ({", ".join(row)}, PRIMARY KEY ({", ".join(key)}))')
+        present = list(row)
+    names = [n for n in row if n in present]
+    conn.execute(f'INSERT OR IGNORE INTO "{table}" ({", ".join(names)}) VALUES ({", ".join("?" * len(names))})',
+                 [row[n] for n in names])
+
+
 def add_findings(out: Path, port: int = 9) -> None:
     """Beacons, links, leaks and tokens on every message of a scanned case (as later stages would)."""
     with Store(out) as store, store.conn:
         conn = store.conn
-        conn.execute("CREATE TABLE IF NOT EXISTS beacons (finding_id TEXT PRIMARY KEY, message_sha256 TEXT,"
-                     " location TEXT, url TEXT, unwrapped TEXT, host TEXT, registered_domain TEXT,"
-                     " signals TEXT, confidence REAL, party TEXT, provider TEXT, layer TEXT, rule_id TEXT)")
-        conn.execute("CREATE TABLE IF NOT EXISTS links (finding_id TEXT PRIMARY KEY, message_sha256 TEXT,"
-                     " url TEXT, unwrapped TEXT, host TEXT, registered_domain TEXT, provider TEXT,"
-                     " layer TEXT, rule_id TEXT)")
-        conn.execute("CREATE TABLE IF NOT EXISTS leaks (finding_id TEXT, message_sha256 TEXT, url TEXT,"
-                     " host TEXT, provider TEXT, identity TEXT, encoding_chain TEXT, party TEXT,"
-                     " PRIMARY KEY (finding_id, identity, encoding_chain))")
-        conn.execute("CREATE TABLE IF NOT EXISTS tokens (token TEXT, role TEXT, messages INTEGER,"
-                     " senders TEXT, PRIMARY KEY (token))")
-        for i, (sha, sender) in enumerate(_messages(store)):
+        for i, (sha, _sender) in enumerate(_messages(store)):
             provider = ["Mailchimp", "SendGrid", ""][i % 3]
             url = f"http://127.0.0.1:{port}/o/{sha[:12]}?u==cmd|calc"
-            conn.execute("INSERT OR IGNORE INTO beacons VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (
-                f"{sha[:16]}:r0", sha, "img@src", url, url, "127.0.0.1", "127.0.0.1",
-                "size<=2px; id-in-path", 0.9, "third", provider, "host" if provider else "unknown",
-                f"{provider.lower()}.open" if provider else ""))
-            conn.execute("INSERT OR IGNORE INTO links VALUES (?,?,?,?,?,?,?,?,?)", (
-                f"{sha[:16]}:l0", sha, f"http://127.0.0.1:{port}/c?to=https://shop.example/",
-                "https://shop.example/", "127.0.0.1", "127.0.0.1", "SendGrid", "path", "sendgrid.click"))
-            conn.execute("INSERT OR IGNORE INTO leaks VALUES (?,?,?,?,?,?,?,?)", (
-                f"{sha[:16]}:r0", sha, url, "127.0.0.1", provider, "victim@example.org",
-                ["md5", "base64", "sha256>hex"][i % 3], "third"))
-        conn.execute("INSERT OR IGNORE INTO tokens VALUES ('abc123', 'recipient identifier', 3, 'shop.example')")
+            insert(conn, "beacons", {
+                "finding_id": f"{sha[:16]}:r0", "message_sha256": sha, "location": "img@src", "url": url,
+                "unwrapped": url, "host": "127.0.0.1", "registered_domain": "127.0.0.1",
+                "signals": "size<=2px; id-in-path", "confidence": 0.9, "party": "third-party",
+                "provider": provider, "layer": "host" if provider else "unknown",
+                "rule_id": f"{provider.lower()}.open" if provider else ""}, ("finding_id",))
+            insert(conn, "links", {
+                "finding_id": f"{sha[:16]}:l0", "message_sha256": sha,
+                "url": f"http://127.0.0.1:{port}/c?to=https://shop.example/", "unwrapped": "https://shop.example/",
+                "host": "127.0.0.1", "registered_domain": "127.0.0.1", "provider": "SendGrid", "layer": "path",
+                "rule_id": "sendgrid.click"}, ("finding_id",))
+            insert(conn, "leaks", {
+                "message_sha256": sha, "finding_id": f"{sha[:16]}:r0", "slot": 0, "kind": "resource",
+                "is_beacon": 1, "location": "query[u]", "identity": "victim@example.org",
+                "chain": ["md5", "base64", "sha256 > hex"][i % 3], "url": url, "unwrapped": url,
+                "host": "127.0.0.1", "registered_domain": "127.0.0.1", "provider": provider,
+                "party": "third-party"}, ("finding_id", "location", "identity"))
+        insert(conn, "tokens", {"value": "abc123", "role": "recipient identifier", "messages": 3,
+                                "senders": 2, "sender_list": "shop.example"}, ("value",))

@@ -74,7 +74,9 @@ def received_events(received_json: str) -> list[Event]:
 
 def envelope_event(envelope: str) -> Event | None:
     """The date of an mbox ``From_`` line (``sender asctime``; no zone, read as UTC)."""
-    parts = (envelope or "").split(None, 1)
+    line = envelope or ""
+    line = line[5:] if line.startswith("From ") else line  # with or without the "From " marker
+    parts = line.split(None, 1)
     if len(parts) != 2:
         return None
     text = " ".join(parts[1].split())
