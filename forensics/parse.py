@@ -16,7 +16,7 @@ import re
 from dataclasses import replace
 from datetime import timezone
 from email import message_from_bytes
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message as EmailMessage
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
@@ -151,6 +151,9 @@ def _build(
 
 def decode_header_value(value: object) -> str:
     """RFC 2047-decode a header value; undecodable bytes become U+FFFD, never an error."""
+    if isinstance(value, Header):  # compat32 wraps raw 8-bit headers; str() would lose them
+        return "".join(_decode_chunk(c, known_charset(cs)) if isinstance(c, bytes) else c
+                       for c, cs in decode_header(value))
     text = str(value) if not isinstance(value, str) else value
     if "=?" not in text:
         return _unsurrogate(text)
@@ -163,9 +166,19 @@ def decode_header_value(value: object) -> str:
         if isinstance(chunk, str):
             out.append(chunk)
             continue
-        codec = known_charset(charset) or "utf-8"
-        out.append(chunk.decode(codec, errors="replace"))
+        out.append(_decode_chunk(chunk, known_charset(charset)))
     return _unsurrogate("".join(out))
+
+
+def _decode_chunk(chunk: bytes, codec: str | None) -> str:
+    """A header chunk in its declared charset; raw 8-bit (``unknown-8bit``) as UTF-8 when
+    it is valid UTF-8, else as Windows-1252, the usual charset of such legacy mail."""
+    if codec is not None:
+        return chunk.decode(codec, errors="replace")
+    try:
+        return chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return chunk.decode("windows-1252", errors="replace")
 
 
 def _unsurrogate(text: str) -> str:

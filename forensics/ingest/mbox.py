@@ -39,7 +39,10 @@ _MOZ_STATUS = re.compile(rb"(?im)^X-Mozilla-Status:[ \t]*([0-9a-f]{1,4})")
 _MOZ_STATUS2 = re.compile(rb"(?im)^X-Mozilla-Status2:[ \t]*([0-9a-f]{1,8})")
 _GMAIL_LABELS = re.compile(rb"(?im)^X-Gmail-Labels:[ \t]*(.*(?:\r?\n[ \t].*)*)")
 _UNQUOTE = re.compile(rb"(?:(?<=\n)|(?<=\r)|^)>(>*From )")
-_MOZ_EXPUNGED = 0x0008
+_MOZ_EXPUNGED = 0x0008  # deleted in the UI, still in the file until the folder is compacted
+# nsMsgMessageFlags bits worth naming in the evidence (Thunderbird's mailnews/base).
+_MOZ_FLAG_NAMES = ((0x0001, "read"), (0x0002, "replied"), (0x0004, "flagged"),
+                   (0x0008, "expunged"), (0x1000, "forwarded"))
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -105,20 +108,23 @@ def _span_at(buf: bytes | mmap.mmap, pos: int, eol: bytes, size: int) -> Span:
     defects: list[str] = []
     if not buf[pos : pos + 5] == b"From ":
         defects.append("TextBeforeFirstEnvelope")
-    end = _end_by_content_length(buf, body_start, eol, size, defects)
-    by_cl = end is not None
-    if end is None:
+    by_length = _end_by_content_length(buf, body_start, eol, size, defects)
+    if by_length is not None:
+        body_end, end = by_length
+    else:
         end = _next_separator(buf, body_start, eol, size)
-    body_end = end
-    if end < size and buf[body_end - 2 * len(eol) : body_end] == eol * 2:
-        body_end -= len(eol)  # the blank line before the next From_ belongs to the format
-    return Span(pos, body_start, max(body_start, body_end), end, bytes(buf[pos:line_end]), by_cl, tuple(defects))
+        body_end = end
+        if buf[body_end - 2 * len(eol) : body_end] == eol * 2:
+            body_end -= len(eol)  # the blank line after each message belongs to the format
+    envelope = bytes(buf[pos:line_end])
+    return Span(pos, body_start, max(body_start, body_end), end, envelope, by_length is not None, tuple(defects))
 
 
 def _end_by_content_length(
     buf: bytes | mmap.mmap, body_start: int, eol: bytes, size: int, defects: list[str]
-) -> int | None:
-    """End of a message delimited by a consistent Content-Length header, else None."""
+) -> tuple[int, int] | None:
+    """End of the message and start of the next one when a consistent Content-Length header
+    delimits it, else None."""
     header_end = buf.find(eol * 2, body_start, body_start + 1024 * 1024)
     if header_end < 0:
         return None
@@ -132,7 +138,7 @@ def _end_by_content_length(
         return None
     probe = _skip_blank(buf, end, eol)
     if probe >= size or _is_separator(buf, probe, eol, size):
-        return probe
+        return end, probe
     defects.append("ContentLengthInconsistent")
     return None
 
@@ -265,7 +271,8 @@ def _mozilla_status(header: bytes) -> tuple[str | None, bool]:
     flags = f"X-Mozilla-Status={value:04x}"
     if status2:
         flags += f";X-Mozilla-Status2={status2.group(1).decode('ascii')}"
-    return flags, bool(value & _MOZ_EXPUNGED)
+    names = [label for bit, label in _MOZ_FLAG_NAMES if value & bit]
+    return ";".join([flags, *names]), bool(value & _MOZ_EXPUNGED)
 
 
 def _unfold(value: bytes) -> str:
