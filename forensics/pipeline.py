@@ -1,28 +1,46 @@
 """The engine: plan the evidence, run every shard, store the rows, verify the evidence.
 
-This is the one place where errors from readers and stages are caught and turned
-into problems (as plaso's extractors do): a damaged message or file never stops a run.
+Errors from readers and stages are caught in one place, ``engines.shard`` (which runs
+in the workers), and turned into problems (as plaso's extractors do): a damaged
+message or file never stops a run. This module plans, hands tasks to an engine
+(``engines.local`` or ``engines.dask``), and is the case store's only writer.
+
+Resume: every shard's rows and its completion mark are committed in one SQLite
+transaction (WAL), so a scan killed at any point leaves whole shards or nothing of
+them; the plan is a pure function of the evidence, so running the same scan again
+skips exactly the finished shards. Resume is on by default (``--resume``); it is
+refused (everything is read again) when the case was filled by a different analysis
+(another tool version, other stages or other settings).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
-import sys
-import time
-import traceback
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from forensics.analyse import Settings, analyse
-from forensics.errors import EvidenceChanged, ForensicsError, ReadError, UnsafeOutput
-from forensics.ingest import READERS, PlannedInput, plan_input, sha256_file, walk
+from forensics import __version__
+from forensics.analyse import Settings
+from forensics.engines import make_engine
+from forensics.engines.shard import TaskResult, describe, process_shard, tasks_of
+from forensics.errors import EvidenceChanged, ReadError, UnsafeOutput
+from forensics.ingest import PlannedInput, plan_input, sha256_file, walk
 from forensics.ingest.base import Shard
-from forensics.parse import parse_rfc5322
-from forensics.records import Findings, InputRow, Message, ProblemRow, RawMessage, ShardRow
+from forensics.records import InputRow, ProblemRow
 from forensics.store import Store
+
+__all__ = ["ScanOptions", "ScanResult", "scan", "process_shard", "plan_inputs", "verify_unchanged"]
+
+BATCH_BYTES = 16 * 1024 * 1024  # small whole-file shards are grouped up to this many bytes...
+BATCH_FILES = 256  # ...or this many files per task
+VERIFY_THREADS = 4  # hashlib releases the GIL: re-hashing several files overlaps their I/O
+FINGERPRINT_KEY = "analysis_fingerprint"
 
 ProgressHook = Callable[[int, int], None]
 
@@ -30,9 +48,11 @@ ProgressHook = Callable[[int, int], None]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanOptions:
     out: Path
-    workers: int = 1
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     settings: Settings = field(default_factory=Settings)
     resume: bool = True
+    engine: str = "local"
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +63,9 @@ class ScanResult:
     finished_utc: str
     shards_run: int
     shards_skipped: int
+    tasks: int = 0
+    engine: str = ""
+    resume_refused: str = ""  # why finished shards were read again, when they were
 
 
 def utc_now() -> str:
@@ -63,72 +86,6 @@ def check_output_location(out: Path, inputs: Iterable[Path]) -> None:
             raise UnsafeOutput(f"output folder {out} is inside the evidence folder {source}")
 
 
-def process_shard(shard: Shard, settings: Settings) -> tuple[Findings, ShardRow]:
-    """Read and analyse one shard. Never raises: every failure becomes a problem row."""
-    findings = Findings()
-    count = 0
-    reader = READERS[shard.reader]
-    try:
-        for item in reader.read(shard):
-            count += _process_item(item, settings, findings)
-    except ReadError as e:
-        findings.add(_shard_problem(shard, "read-error", str(e)))
-    except Exception as e:  # noqa: BLE001 - a reader bug must not lose the rest of the run
-        findings.add(_shard_problem(shard, "reader-crash", _describe(e)))
-    problems = len(findings.rows.get(ProblemRow.TABLE, []))
-    return findings, ShardRow(
-        shard_id=shard.shard_id,
-        source_sha256=shard.source_sha256,
-        description=f"{shard.reader}:{shard.path}",
-        messages=count,
-        problems=problems,
-    )
-
-
-def _process_item(item: RawMessage | Message, settings: Settings, findings: Findings) -> int:
-    try:
-        messages = parse_rfc5322(item) if isinstance(item, RawMessage) else [item]
-    except Exception as e:  # noqa: BLE001 - the parser is lenient; this is a last resort
-        findings.add(_item_problem(item, "parse-crash", _describe(e)))
-        return 0
-    for message in messages:
-        try:
-            findings.extend(analyse(message, settings))
-        except Exception as e:  # noqa: BLE001 - keep the message, record the failing stage
-            findings.add(_item_problem(message, "analysis-crash", _describe(e)))
-    return len(messages)
-
-
-def _describe(e: BaseException) -> str:
-    frame = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
-    where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
-    return f"{type(e).__name__}: {e}{where}"
-
-
-def _shard_problem(shard: Shard, kind: str, reason: str) -> ProblemRow:
-    return ProblemRow(
-        source_path=shard.path,
-        source_sha256=shard.source_sha256,
-        locator=f"shard={shard.shard_id}",
-        kind=kind,
-        severity="error",
-        reason=reason,
-    )
-
-
-def _item_problem(item: RawMessage | Message, kind: str, reason: str) -> ProblemRow:
-    digest = item.message_sha256 if isinstance(item, Message) else ""
-    return ProblemRow(
-        source_path=item.locator.source_path,
-        source_sha256=item.locator.source_sha256,
-        locator=item.locator.display(),
-        kind=kind,
-        severity="error",
-        reason=reason,
-        message_sha256=digest,
-    )
-
-
 def plan_inputs(paths: Iterable[Path]) -> Iterator[PlannedInput | ProblemRow]:
     """Hash and identify every file; an unreadable one becomes a problem."""
     for path in walk(paths):
@@ -137,7 +94,7 @@ def plan_inputs(paths: Iterable[Path]) -> Iterator[PlannedInput | ProblemRow]:
         except ReadError as e:
             yield _file_problem(path, "unreadable-file", str(e))
         except Exception as e:  # noqa: BLE001 - a sniffer or planner bug must not stop the run
-            yield _file_problem(path, "plan-crash", _describe(e))
+            yield _file_problem(path, "plan-crash", describe(e))
 
 
 def _file_problem(path: Path, kind: str, reason: str) -> ProblemRow:
@@ -163,27 +120,6 @@ def skipped_problem(planned: PlannedInput) -> ProblemRow:
     )
 
 
-def run_shards(
-    shards: list[Shard], settings: Settings, workers: int
-) -> Iterator[tuple[Findings, ShardRow]]:
-    """Results of the shards, in completion order (the store's keys make order irrelevant)."""
-    if workers <= 1 or len(shards) <= 1:
-        for shard in shards:
-            yield process_shard(shard, settings)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: set[Future[tuple[Findings, ShardRow]]] = set()
-        queue = iter(shards)
-        for shard in queue:
-            pending.add(pool.submit(process_shard, shard, settings))
-            if len(pending) >= 2 * workers:  # bound the work (and memory) in flight
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (f.result() for f in done)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            yield from (f.result() for f in done)
-
-
 def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None = None) -> ScanResult:
     """Scan evidence into the case in ``options.out``.
 
@@ -191,29 +127,79 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
         UnsafeOutput: the output folder is inside the evidence.
         EvidenceChanged: an input changed while it was being read.
         ReadError: no input path exists.
+        MissingDependency: the Dask engine was asked for without dask installed.
+        ForensicsError: the Dask scheduler cannot be reached.
+        ValueError: unknown engine, or a scheduler given to the local engine.
     """
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise ReadError(f"no such file or folder: {missing[0]}")
     check_output_location(options.out, paths)
     started = utc_now()
-    with Store(options.out) as store:
+    engine = make_engine(options.engine, workers=options.workers, scheduler=options.scheduler)
+    with Store(options.out) as store, engine:
         planned = _plan_into(store, paths)
-        shards = [s for p in planned for s in p.shards]
-        done = store.done_shards() if options.resume else set()
+        shards, sizes = _shards_of(planned)
+        done, refused = _finished_shards(store, options.settings, resume=options.resume)
         todo = [s for s in shards if s.shard_id not in done]
-        for index, (findings, shard_row) in enumerate(run_shards(todo, options.settings, options.workers)):
-            store.commit_shard(findings, shard_row)
-            if progress:
-                progress(index + 1, len(todo))
+        tasks = tasks_of(todo, sizes, BATCH_BYTES, BATCH_FILES)
+        _run(store, engine.run(tasks, options.settings), len(todo), progress)
         run_finalizers(store, options.settings)
         verify_unchanged(planned)
         finished = utc_now()
         store.set_meta("last_scan_finished_utc", finished)
     return ScanResult(
         case_path=store.path, inputs=tuple(planned), started_utc=started, finished_utc=finished,
-        shards_run=len(todo), shards_skipped=len(shards) - len(todo),
+        shards_run=len(todo), shards_skipped=len(shards) - len(todo), tasks=len(tasks),
+        engine=engine.describe(), resume_refused=refused,
     )
+
+
+def _run(store: Store, results: Iterator[TaskResult], total: int, progress: ProgressHook | None) -> None:
+    """Commit each task's shards as they arrive (in task order): the main process keeps nothing."""
+    committed = 0
+    with contextlib.closing(results):  # on Ctrl-C, stop the workers now, not at garbage collection
+        for task_results in results:
+            store.commit_encoded(task_results)
+            committed += len(task_results)
+            if progress:
+                progress(committed, total)
+
+
+def _shards_of(planned: list[PlannedInput]) -> tuple[list[Shard], dict[str, int]]:
+    """Every shard once, in plan order, and its size in bytes (for batching)."""
+    shards: dict[str, Shard] = {}
+    sizes: dict[str, int] = {}
+    for item in planned:
+        for shard in item.shards:
+            shards.setdefault(shard.shard_id, shard)
+            if shard.end is not None:
+                sizes[shard.shard_id] = shard.end - shard.start
+            else:  # a whole file, or a part of one without a byte range (PST folder)
+                sizes[shard.shard_id] = item.evidence.size // max(1, len(item.shards))
+    return list(shards.values()), sizes
+
+
+def analysis_fingerprint(settings: Settings) -> str:
+    """What the rows of a finished shard depend on besides the evidence: version, stages, settings."""
+    from forensics.stages import ANALYSERS
+
+    stages = [f"{getattr(a, '__module__', '')}.{getattr(a, '__qualname__', repr(a))}" for a in ANALYSERS]
+    basis = {"version": __version__, "stages": stages, "settings": asdict(settings)}
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _finished_shards(store: Store, settings: Settings, *, resume: bool) -> tuple[set[str], str]:
+    """Shards to skip, and why none are skipped when resuming is refused."""
+    current = analysis_fingerprint(settings)
+    previous = store.get_meta(FINGERPRINT_KEY)
+    store.set_meta(FINGERPRINT_KEY, current)
+    if not resume:
+        return set(), ""
+    done = store.done_shards()
+    if done and previous is not None and previous != current:
+        return set(), "the case was filled by a different analysis (version, stages or settings)"
+    return done, ""
 
 
 def run_finalizers(store: Store, settings: Settings) -> None:
@@ -244,9 +230,10 @@ def verify_unchanged(planned: list[PlannedInput]) -> None:
     Raises:
         EvidenceChanged: size or SHA-256 differs from the value taken before the run.
     """
-    for item in planned:
-        path = Path(item.evidence.path)
-        sha256, size = sha256_file(path)
+    paths = [Path(item.evidence.path) for item in planned]
+    with ThreadPoolExecutor(max_workers=VERIFY_THREADS) as pool:
+        after = list(pool.map(sha256_file, paths))
+    for item, path, (sha256, size) in zip(planned, paths, after):
         if sha256 != item.evidence.sha256 or size != item.evidence.size:
             raise EvidenceChanged(
                 f"{path} changed during the run: sha256 {item.evidence.sha256} -> {sha256}, "

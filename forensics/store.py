@@ -28,6 +28,7 @@ from forensics.records import (
 
 CASE_FILE = "case.sqlite"
 SCHEMA_VERSION = 1
+CACHE_KIB = 64 * 1024  # page cache for keyed inserts into large tables; bounded, not per-row
 ROW_TYPES: list[type[Row]] = [
     InputRow, MessageRow, OccurrenceRow, AttachmentRow, ProblemRow, ShardRow,
 ]
@@ -63,6 +64,29 @@ def _cell(value: object) -> object:
     return value
 
 
+# (table, column names, rows as tuples of plain values), one entry per table, sorted by table
+EncodedRows = list[tuple[str, tuple[str, ...], list[tuple[object, ...]]]]
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT OR IGNORE INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
+
+
+def encode_findings(findings: Findings) -> EncodedRows:
+    """Rows as tuples of SQLite values, grouped by table (done in the worker, not the writer)."""
+    encoded: EncodedRows = []
+    for table in sorted(findings.rows):
+        rows = findings.rows[table]
+        by_type: dict[type[Row], list[Row]] = {}
+        for row in rows:  # a table normally has one row class; keep any other apart
+            by_type.setdefault(type(row), []).append(row)
+        for row_type, group in by_type.items():
+            columns = tuple(f.name for f in dataclasses.fields(row_type))
+            encoded.append((table, columns, [tuple(_cell(getattr(r, c)) for c in columns) for r in group]))
+    return encoded
+
+
 class Store:
     """A case: open or create ``case.sqlite`` in an output folder."""
 
@@ -71,7 +95,10 @@ class Store:
         self.path = folder / CASE_FILE
         self.conn = sqlite3.connect(self.path)
         self.conn.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a commit is atomic and survives kill -9 of this process (only a power
+        # loss may drop the last commits, never leave half of one); shards are re-run then.
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:
@@ -100,22 +127,33 @@ class Store:
         if not batch:
             return
         row_type = type(batch[0])
-        names = [f.name for f in dataclasses.fields(row_type)]
-        sql = (
-            f'INSERT OR IGNORE INTO "{row_type.TABLE}" ({", ".join(chr(34) + n + chr(34) for n in names)}) '
-            f'VALUES ({", ".join("?" for _ in names)})'
+        names = tuple(f.name for f in dataclasses.fields(row_type))
+        self.conn.executemany(
+            _insert_sql(row_type.TABLE, names), [tuple(_cell(getattr(r, n)) for n in names) for r in batch]
         )
-        self.conn.executemany(sql, [tuple(_cell(getattr(r, n)) for n in names) for r in batch])
 
     def commit_shard(self, findings: Findings, shard: ShardRow) -> None:
         """Store a shard's rows and mark it done, atomically."""
+        self.commit_encoded([(encode_findings(findings), shard)])
+
+    def commit_encoded(self, results: Iterable[tuple[EncodedRows, ShardRow]]) -> None:
+        """Store already encoded rows of one or more shards and mark them done, in one transaction.
+
+        Workers encode their rows (``encode_findings``) so that only tuples of plain values
+        cross the process boundary and this, the single writer, does nothing but insert.
+        """
         with self.conn:
-            for table in sorted(findings.rows):
-                self.insert(findings.rows[table])
-            self.insert([shard])
+            for tables, shard in results:
+                for table, columns, values in tables:
+                    self.conn.executemany(_insert_sql(table, columns), values)
+                self.insert([shard])
 
     def done_shards(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT shard_id FROM shards")}
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
         with self.conn:

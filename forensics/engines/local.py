@@ -1,0 +1,149 @@
+"""The local engine: tasks on a pool of worker processes on this machine (or in-process).
+
+Results come back in task order (not completion order) from a bounded window of
+tasks in flight, so the writer commits shards in plan order whatever the number of
+workers, and neither the pool nor the main process holds more than the window.
+A worker that dies (a native crash in a library, the OOM killer) breaks the pool:
+the tasks in flight are then run again one by one, each in a fresh pool, and a task
+that kills its worker again becomes a ``worker-crash`` problem instead of stopping
+the run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from forensics.analyse import Settings
+from forensics.engines.shard import Task, TaskResult, crashed_task, run_task
+
+WINDOW_PER_WORKER = 3  # tasks in flight per worker: enough to hide scheduling gaps, no more
+_ORPHAN_POLL_SECONDS = 2.0
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one (no fork of a threaded parent), else spawn.
+
+    Either way workers import ``forensics.engines.shard`` and so every stage; the
+    forkserver preloads it once so each worker starts in milliseconds.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["forensics.engines.shard"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _init_worker() -> None:
+    """Ctrl-C is the parent's to handle; a worker whose parent died (kill -9) exits."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_ORPHAN_POLL_SECONDS)
+        os._exit(3)  # orphaned: nobody will read our results
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+class LocalEngine:
+    """``workers`` processes; with one worker, tasks run in this process (no pickling)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+
+    def __enter__(self) -> "LocalEngine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def describe(self) -> str:
+        return f"local, {self.workers} worker{'s' if self.workers > 1 else ''}"
+
+    def run(self, tasks: Sequence[Task], settings: Settings) -> Iterator[TaskResult]:
+        """Each task's results, in task order. A single task runs here: no pool to start."""
+        workers = min(self.workers, len(tasks))
+        if workers <= 1:
+            for task in tasks:
+                yield run_task(task, settings)
+            return
+        queue = iter(tasks)
+        while True:  # a new pool after a worker crash, until every task is done
+            broken = yield from self._run_pool(queue, settings, workers)
+            if not broken:
+                return
+            for task in broken:
+                yield _run_isolated(task, settings)
+
+    def _run_pool(
+        self, queue: Iterator[Task], settings: Settings, workers: int
+    ) -> Generator[TaskResult, None, list[Task]]:
+        """Run tasks until done (returns []) or the pool breaks (returns the tasks in flight)."""
+        pool = _pool(workers)
+        window: deque[tuple[Task, Future[TaskResult]]] = deque()
+        finished = False
+        try:
+            while True:
+                while len(window) < workers * WINDOW_PER_WORKER:
+                    task = next(queue, None)
+                    if task is None:
+                        break
+                    window.append((task, pool.submit(run_task, task, settings)))
+                if not window:
+                    finished = True
+                    return []
+                task, future = window[0]
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    return [t for t, _ in window]
+                window.popleft()
+                yield result
+        finally:
+            _shutdown(pool, wait=finished)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(), initializer=_init_worker)
+
+
+def _run_isolated(task: Task, settings: Settings) -> TaskResult:
+    """Run a task whose pool broke: alone, shard by shard, so one bad shard is found."""
+    results: TaskResult = []
+    for shard in task.shards:
+        single = Task(shards=(shard,), size=0)
+        pool = _pool(1)
+        try:
+            results.extend(pool.submit(run_task, single, settings).result())
+        except BrokenProcessPool as e:
+            results.extend(crashed_task(single, f"the worker process died while reading this shard ({e})"))
+        finally:
+            _shutdown(pool, wait=False)
+    return results
+
+
+def _shutdown(pool: ProcessPoolExecutor, *, wait: bool) -> None:
+    """Stop the pool; unless all went well, now: on Ctrl-C or an error nobody waits for the
+    shards in flight. Their work is lost, but none of it was committed, so a resumed scan
+    runs them again.
+    """
+    if wait:
+        pool.shutdown(wait=True)
+        return
+    # The executor has no public way to stop running workers; its process table does.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
