@@ -42,4 +42,6 @@
     var counter = document.getElementById(input.getAttribute("data-filter") + "-count");
     input.addEventListener("input", function () { filterTable(table, input.value, counter); });
   });
+  // Lets a test see that the policy allowed this script (and only this one) to run.
+  document.documentElement.setAttribute("data-script", "ready");
 })();
