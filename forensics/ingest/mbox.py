@@ -255,7 +255,7 @@ def _raw_message(
 def _variant(span: Span) -> str:
     if span.by_content_length:
         return "mboxcl"
-    if span.envelope.startswith(b"From - "):
+    if span.envelope.rstrip() == b"From -" or span.envelope.startswith(b"From - "):
         return "mbox-netscape"
     if span.envelope.startswith(b"From ???@???"):
         return "mbox-eudora"
