@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -11,6 +12,7 @@ import typer
 
 from forensics import __version__
 from forensics.analyse import Settings
+from forensics.engines import ENGINES
 from forensics.errors import EvidenceChanged, ForensicsError, ReadError, UnsafeOutput
 from forensics.pipeline import ScanOptions, scan
 from forensics.report.build import write_report
@@ -51,16 +53,20 @@ def _root(
 def scan_command(
     paths: Annotated[list[Path], typer.Argument(help="Mailbox files and folders, in any mix.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Case folder to create or add to.")] = Path("reports/case"),
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes (default: all cores).")] = os.cpu_count() or 1,
+    engine: Annotated[str, typer.Option("--engine", help="Where shards run: local (processes on this machine) or dask (a Dask cluster).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) for --engine dask; a local Dask cluster when omitted.")] = None,
     identity: Annotated[Optional[list[str]], typer.Option("--identity", help="An address of the mailbox owner (repeatable).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 5 when any message had defects or any problem was recorded.")] = False,
-    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Skip shards already finished in this case.")] = True,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Skip shards already finished in this case (default); --no-resume reads everything again.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
     """Read mailboxes as evidence and write the case (SQLite, CSV, manifest) to --out."""
     argv = ["forensics", *sys.argv[1:]]
-    options = ScanOptions(out=out, workers=workers, resume=resume,
+    if engine not in ENGINES or (scheduler and engine != "dask"):
+        raise _fail(f"--engine is one of {', '.join(ENGINES)}; --scheduler needs --engine dask", EXIT_USAGE)
+    options = ScanOptions(out=out, workers=workers, resume=resume, engine=engine, scheduler=scheduler,
                           settings=Settings(identities=tuple(identity or ())))
     try:
         with _progress(quiet or as_json) as hook:

@@ -66,9 +66,8 @@ def process_shard(shard: Shard, settings: Settings) -> tuple[Findings, ShardRow]
     """Read and analyse one shard. Never raises: every failure becomes a problem row."""
     findings = Findings()
     count = 0
-    reader = READERS[shard.reader]
     try:
-        for item in reader.read(shard):
+        for item in READERS[shard.reader].read(shard):
             count += _process_item(item, settings, findings)
     except ReadError as e:
         findings.add(_shard_problem(shard, "read-error", str(e)))
