@@ -27,6 +27,17 @@ def data_files(folder: Path) -> dict[str, bytes]:
             if p.is_file() and p.name not in NOT_COMPARED and not p.name.startswith("case.sqlite")}
 
 
+def differences(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:
+    """Names of files that differ, each with the first differing bytes (for the failure message)."""
+    found = []
+    for name in sorted(set(a) | set(b)):
+        x, y = a.get(name, b""), b.get(name, b"")
+        if x != y:
+            at = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+            found.append(f"{name} @ {at}: {x[max(0, at - 60):at + 60]!r} != {y[max(0, at - 60):at + 60]!r}")
+    return found
+
+
 def manifest_without_times(folder: Path) -> dict[str, object]:
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["outputs"].pop("case.sqlite", None)
@@ -49,7 +60,7 @@ def test_sample_data_twice_gives_identical_files(tmp_path: Path) -> None:
     one, two = data_files(tmp_path / "one"), data_files(tmp_path / "two")
     assert {"messages.csv", "messages.jsonl", "timeline.csv", "report.html", "chart_graph.svg"} <= set(one)
     assert sorted(one) == sorted(two)
-    assert [name for name in one if one[name] != two[name]] == []
+    assert differences(one, two) == []
     assert manifest_without_times(tmp_path / "one") == manifest_without_times(tmp_path / "two")
 
 
@@ -62,7 +73,7 @@ def test_report_with_every_finding_is_reproducible(tmp_path: Path) -> None:
     write_report(tmp_path / "case", tmp_path / "b", argv=["b"])
     a, b = data_files(tmp_path / "a"), data_files(tmp_path / "b")
     assert len(a) >= 30
-    assert [name for name in a if a[name] != b.get(name)] == []
+    assert differences(a, b) == []
     assert manifest_without_times(tmp_path / "a") == manifest_without_times(tmp_path / "b")
 
 
