@@ -1,4 +1,8 @@
-"""Turning bytes of unknown or declared charset into text, the way a forensic reader must."""
+"""Stage 2 helper: bytes of unknown or declared charset into text, the way a forensic reader must.
+
+Order: the MIME charset, then an HTML ``<meta>`` charset, then UTF-8, then statistical
+detection (charset-normalizer). The raw bytes stay with the caller for hashing.
+"""
 
 from __future__ import annotations
 
@@ -53,4 +57,7 @@ def decode_body(data: bytes, declared: str | None, *, is_html: bool) -> tuple[st
         except (UnicodeDecodeError, LookupError):
             continue
     detected = detect_charset(data) or "windows-1252"
-    return data.decode(detected, errors="replace"), detected, True
+    try:
+        return data.decode(detected), detected, False
+    except UnicodeDecodeError:  # nothing fits every byte: keep the text, mark the damage
+        return data.decode(detected, errors="replace"), detected, True
