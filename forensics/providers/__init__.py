@@ -1,31 +1,49 @@
 """Stage 3b: who operates a tracker. Rules are data (``rules/*.toml``); this is the matcher's API.
 
 The extraction stage calls ``attribute_url`` for every remote resource and link; the
-result records which layer decided (host rule, path shape, header fingerprint,
-first-party, unknown), the rule id and a confidence.
+result records which layer decided and why:
+
+1. ``host``: a host rule (``awstrack.me``, ``list-manage.com``, ``facebook.com`` + ``/tr``);
+2. ``path``: a path shape or tracking parameter that identifies the service whatever the
+   host, so branded (CNAME-cloaked) tracking domains are still attributed;
+3. ``header``: the message's own headers name its sending service, and the URL looks like
+   that service's tracking on a branded domain (tracking sub-domain label, or an opaque
+   token on the sender's own domain);
+4. ``first-party``: the host is under the sender's registered domain; else ``unknown``.
+
+Header attribution is computed once per message (cached by ``message_sha256``, or passed in).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections import OrderedDict
+from dataclasses import replace
+from functools import lru_cache
+from urllib.parse import parse_qsl
 
 from forensics.domains import registered_domain
+from forensics.providers.headers import HeaderMatcher
+from forensics.providers.kb import KnowledgeBase, Provider, load
+from forensics.providers.matcher import Hit, UrlMatcher, UrlParts, split_url, tracking_params
+from forensics.providers.result import UNKNOWN, Attribution, Explanation, Step
 from forensics.records import Message
 
+__all__ = [
+    "Attribution", "Attributor", "Explanation", "Step", "UNKNOWN", "attribute_message",
+    "attribute_url", "default_attributor", "explain_url", "providers", "rules_files",
+    "rules_version", "sender_domain",
+]
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Attribution:
-    provider: str  # canonical provider name, "" when unknown
-    company: str
-    category: str
-    layer: str  # "host" | "path" | "header" | "first-party" | "unknown"
-    rule_id: str
-    confidence: float
-    reason: str
-
-
-UNKNOWN = Attribution(provider="", company="", category="", layer="unknown", rule_id="",
-                      confidence=0.0, reason="no rule matched")
+# Weight of the URL's own look in a header-layer attribution (times the header score).
+_LOOK_WEIGHT = {(True, True): 0.85, (False, True): 0.75, (True, False): 0.65}
+_FIRST_PARTY_CONFIDENCE = 0.5
+_CACHE_SIZE = 1024
+_AUTO = object()  # attribute_url computes (or reuses) the message's header attribution
+_STATIC_FILE = re.compile(r"\.(?:png|jpe?g|gif|webp|svg|ico|bmp|css|js|woff2?|ttf|otf|eot|mp4|pdf)$", re.I)
+_TOKEN = re.compile(r"[A-Za-z0-9_~.=%+-]{20,}")
+_HEX = re.compile(r"[0-9a-fA-F-]{20,}")
+_DIGIT_RUN = re.compile(r"\d+")
 
 
 def sender_domain(message: Message | None) -> str:
@@ -36,10 +54,239 @@ def sender_domain(message: Message | None) -> str:
     return registered_domain(address.rpartition("@")[2]) if "@" in address else ""
 
 
-def attribute_url(url: str, host: str, message: Message | None = None) -> Attribution:
-    """Attribute one URL. Placeholder until the knowledge base lands: first-party or unknown."""
-    domain = registered_domain(host)
-    if domain and domain == sender_domain(message):
+class Attributor:
+    """The knowledge base compiled for matching (once per process, or per test rule set)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.by_id = kb.by_id()
+        self.urls = UrlMatcher(kb.providers, kb.meta.neutral_hosts)
+        self.headers = HeaderMatcher(kb.providers)
+        self._generic = frozenset(kb.meta.generic_params)
+        self._prefixes = kb.meta.generic_param_prefixes
+        self._labels = frozenset(kb.meta.tracking_labels)
+        self._cache: OrderedDict[str, Attribution | None] = OrderedDict()
+
+    # ------------------------------------------------------------- messages (layer 3)
+
+    def attribute_message(self, message: Message) -> Attribution | None:
+        """The sending service named by the message's headers, or None (cached per message)."""
+        key = message.message_sha256
+        if key and key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        verdict = self.headers.verdict(message)
+        result = None
+        if verdict is not None:
+            provider = self.by_id[verdict.provider_id]
+            result = self._result(provider, layer="header", rule_id=verdict.evidence[0].rule.rule_id,
+                                  confidence=verdict.score, reason=verdict.reason, role="sender")
+        if key:
+            self._cache[key] = result
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return result
+
+    # ------------------------------------------------------------------- URLs
+
+    def attribute_url(self, url: str, host: str = "", message: Message | None = None,
+                      *, header: Attribution | None | object = _AUTO) -> Attribution:
+        """Attribute one URL; the first layer that decides wins."""
+        parts = split_url(url, host)
+        params = tracking_params(parts, self.urls.params, self._generic, self._prefixes)
+        found = (self.layer_host(parts) or self.layer_path(parts)
+                 or self.layer_header(parts, message, self._header(message, header))
+                 or self.layer_first_party(parts, message))
+        if found is None:
+            neutral = self.urls.neutral_host(parts.host)
+            reason = f"{neutral} serves ordinary content (fonts, CDN)" if neutral else UNKNOWN.reason
+            found = replace(UNKNOWN, reason=reason)
+        return replace(found, tracking_params=params) if params else found
+
+    def _header(self, message: Message | None, header: Attribution | None | object) -> Attribution | None:
+        if header is not _AUTO:
+            return header if isinstance(header, Attribution) else None
+        return self.attribute_message(message) if message is not None else None
+
+    def layer_host(self, parts: UrlParts) -> Attribution | None:
+        hit = self.urls.match_host(parts) if parts.host else None
+        if hit is None:
+            return None
+        if hit.rule.kind == "url":
+            reason = f"host {parts.host} is under {hit.matched} and the path matches /{hit.rule.path}/"
+        else:
+            reason = f"host {parts.host} is under {hit.matched}, operated by {self.by_id[hit.rule.provider_id].name}"
+        return self._hit(hit, "host", reason)
+
+    def layer_path(self, parts: UrlParts) -> Attribution | None:
+        hit = self.urls.match_shape(parts)
+        if hit is not None:
+            reason = f"path shape /{hit.rule.path}/ matches {_clip(hit.matched)}"
+            return self._hit(hit, "path", reason + (f" ({hit.rule.note})" if hit.rule.note else ""))
+        hit = self.urls.match_param(parts)
+        if hit is not None:
+            name = self.by_id[hit.rule.provider_id].name
+            return self._hit(hit, "path", f"query parameter {hit.matched} is used only by {name}")
+        return None
+
+    def layer_header(self, parts: UrlParts, message: Message | None,
+                     header: Attribution | None) -> Attribution | None:
+        if header is None or not parts.host or self.urls.neutral_host(parts.host):
+            return None
+        look = self.tracking_look(parts, message)
+        weight = _LOOK_WEIGHT.get((bool(look[0]), bool(look[1])))
+        if weight is None:
+            return None
+        why = " and ".join(x for x in look if x)
+        return replace(header, layer="header", role="tracker", confidence=round(header.confidence * weight, 3),
+                       reason=f"{why}; the message headers name {header.provider}: {header.reason}")
+
+    def tracking_look(self, parts: UrlParts, message: Message | None) -> tuple[str, str]:
+        """Why the URL looks like tracking on a branded domain: (label reason, token reason)."""
+        first = parts.host.split(".", 1)[0]
+        label = (f"sub-domain '{first}' is a typical tracking label"
+                 if _DIGIT_RUN.sub("#", first) in self._labels else "")
+        own = sender_domain(message)
+        token = _opaque_token(parts)
+        on_own = bool(own) and registered_domain(parts.host) == own
+        token_reason = ""
+        if token and (on_own or label):
+            token_reason = f"it carries an opaque token {_clip(token, 24)}" + (
+                f" on the sender's domain {own}" if on_own else "")
+        return label, token_reason
+
+    def layer_first_party(self, parts: UrlParts, message: Message | None) -> Attribution | None:
+        domain = registered_domain(parts.host) if parts.host else ""
+        if not domain or domain != sender_domain(message):
+            return None
         return Attribution(provider="", company="", category="first-party", layer="first-party",
-                           rule_id="", confidence=0.5, reason=f"host is under the sender's domain {domain}")
-    return UNKNOWN
+                           rule_id="", confidence=_FIRST_PARTY_CONFIDENCE,
+                           reason=f"host is under the sender's domain {domain}")
+
+    def _hit(self, hit: Hit, layer: str, reason: str) -> Attribution:
+        provider = self.by_id[hit.rule.provider_id]
+        return self._result(provider, layer=layer, rule_id=hit.rule.rule_id,
+                            confidence=hit.rule.confidence, reason=reason, role=hit.rule.role,
+                            destination=hit.destination)
+
+    @staticmethod
+    def _result(provider: Provider, **fields: object) -> Attribution:
+        return Attribution(provider=provider.name, company=provider.company,  # type: ignore[arg-type]
+                           category=provider.category, provider_id=provider.id, **fields)
+
+    # ---------------------------------------------------------------- explain
+
+    def explain(self, url: str, host: str = "", message: Message | None = None) -> Explanation:
+        """Every layer tried on a URL, what it found, and the final attribution."""
+        parts = split_url(url, host)
+        header = self.attribute_message(message) if message is not None else None
+        steps = [self._explain_host(parts), self._explain_path(parts),
+                 self._explain_header(parts, message, header), self._explain_first_party(parts, message)]
+        return Explanation(url=url, host=parts.host, steps=tuple(steps),
+                           attribution=self.attribute_url(url, host, message, header=header),
+                           header_attribution=header, rules_version=self.kb.version)
+
+    def _explain_host(self, parts: UrlParts) -> Step:
+        found = self.layer_host(parts)
+        if found:
+            return Step(layer="host", matched=True, detail=f"{found.rule_id}: {found.reason}")
+        near = self.urls.known_host_keys(parts)
+        detail = (f"{', '.join(near)} has path rules but none matches {_clip(parts.path_query)}" if near
+                  else f"no host rule for {parts.host or '(no host)'} or its parent domains")
+        return Step(layer="host", matched=False, detail=detail)
+
+    def _explain_path(self, parts: UrlParts) -> Step:
+        found = self.layer_path(parts)
+        if found:
+            return Step(layer="path", matched=True, detail=f"{found.rule_id}: {found.reason}")
+        names = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)] if parts.query else []
+        return Step(layer="path", matched=False, detail=(
+            f"none of {self.urls.shape_count} path shapes matches {_clip(parts.path_query)}; "
+            f"query parameters {names or 'none'} include no service-specific one"))
+
+    def _explain_header(self, parts: UrlParts, message: Message | None, header: Attribution | None) -> Step:
+        if message is None:
+            return Step(layer="header", matched=False, detail="no message headers given")
+        if header is None:
+            return Step(layer="header", matched=False, detail="the headers name no known sending service")
+        found = self.layer_header(parts, message, header)
+        if found:
+            return Step(layer="header", matched=True, detail=f"{found.rule_id}: {found.reason}")
+        neutral = self.urls.neutral_host(parts.host)
+        why = (f"{neutral} serves ordinary content" if neutral else
+               "the URL has neither a tracking sub-domain label nor an opaque token on a branded domain")
+        return Step(layer="header", matched=False,
+                    detail=f"headers name {header.provider} ({header.reason}), but {why}")
+
+    def _explain_first_party(self, parts: UrlParts, message: Message | None) -> Step:
+        found = self.layer_first_party(parts, message)
+        if found:
+            return Step(layer="first-party", matched=True, detail=found.reason)
+        own = sender_domain(message)
+        domain = registered_domain(parts.host) if parts.host else ""
+        detail = (f"registered domain {domain or '(none)'} differs from the sender's {own}" if own
+                  else "no sender domain known (no From address)")
+        return Step(layer="first-party", matched=False, detail=detail)
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _opaque_token(parts: UrlParts) -> str:
+    """A long identifier-like string in the path or query (mixed case and digits, or hex)."""
+    segments = parts.path.split("/")
+    if segments and _STATIC_FILE.search(segments[-1]):
+        segments = segments[:-1]  # a file name like logo-2x.png is content, not an identifier
+    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=True)] if parts.query else []
+    for text in segments + values:
+        for match in _TOKEN.finditer(text):
+            token = match.group(0)
+            if _is_opaque(token):
+                return token
+    return ""
+
+
+def _is_opaque(token: str) -> bool:
+    has_digit = any(c.isdigit() for c in token)
+    mixed_case = any(c.isupper() for c in token) and any(c.islower() for c in token)
+    return has_digit and (mixed_case or bool(_HEX.fullmatch(token)))
+
+
+# ----------------------------------------------------------------- module-level API
+
+
+@lru_cache(maxsize=1)
+def default_attributor() -> Attributor:
+    """The bundled knowledge base, compiled once per process."""
+    return Attributor(load())
+
+
+def attribute_url(url: str, host: str, message: Message | None = None,
+                  *, header: Attribution | None | object = _AUTO) -> Attribution:
+    """Attribute one URL. ``header`` may pass the message's precomputed header attribution."""
+    return default_attributor().attribute_url(url, host, message, header=header)
+
+
+def attribute_message(message: Message) -> Attribution | None:
+    """The sending service the message's headers identify (layer 3), or None."""
+    return default_attributor().attribute_message(message)
+
+
+def explain_url(url: str, host: str = "", message: Message | None = None) -> Explanation:
+    """Which rule matched a URL and why, or why nothing did."""
+    return default_attributor().explain(url, host, message)
+
+
+def providers() -> tuple[Provider, ...]:
+    return load().providers
+
+
+def rules_version() -> str:
+    """Knowledge-base version plus a digest of the rules files (for the manifest)."""
+    return load().version
+
+
+def rules_files() -> tuple[tuple[str, str], ...]:
+    """(file name, SHA-256) of every rules file read, sorted by name."""
+    return load().files
