@@ -102,6 +102,50 @@ def report_command(
         typer.echo(f"{len(result.outputs)} files written to {target}; open {target / 'report.html'} first.")
 
 
+@app.command("providers")
+def providers_command(
+    filter_text: Annotated[str, typer.Option("--filter", help="Only providers whose id, name, company or hosts contain TEXT.")] = "",
+    category: Annotated[str, typer.Option("--category", help="Only this category (esp, newsletter, sales, support, adtech, email-tools, platform).")] = "",
+) -> None:
+    """List the provider knowledge base: name, category, number of rules, sources."""
+    from forensics.providers import provider_summaries, rules_version
+
+    rows = provider_summaries(filter_text, category)
+    for row in rows:
+        typer.echo(f"{row.name} [{row.id}]  {row.category}  {row.rules} rules  ({row.company})")
+        typer.echo(f"    basis: {', '.join(row.basis)}; sources: {' '.join(row.sources)}")
+    typer.echo(f"{len(rows)} providers; knowledge base {rules_version()}")
+
+
+@app.command("explain")
+def explain_command(
+    url: Annotated[str, typer.Argument(help="The URL to attribute (never fetched).")],
+    headers: Annotated[Optional[Path], typer.Option("--headers", help="An .eml or header block whose headers and sender apply.")] = None,
+) -> None:
+    """Say which provider rule matched a URL and why, or why nothing did."""
+    from forensics.providers import explain_url, message_from_headers
+
+    message = None
+    if headers is not None:
+        try:
+            with open(headers, "rb") as handle:  # evidence: read-only
+                message = message_from_headers(handle.read(), str(headers))
+        except OSError as e:
+            raise _fail(f"cannot read {headers}: {e.strerror or e}", EXIT_UNREADABLE) from e
+    result = explain_url(url, "", message)
+    for step in result.steps:
+        typer.echo(f"{'MATCH' if step.matched else 'no   '} {step.layer:<11} {step.detail}")
+    found = result.attribution
+    who = f"{found.provider} ({found.company}, {found.category})" if found.provider else found.category or "nobody"
+    typer.echo(f"=> {who}; layer {found.layer}, confidence {found.confidence:.2f}"
+               + (f", rule {found.rule_id}" if found.rule_id else "") + f"; knowledge base {result.rules_version}")
+    typer.echo(f"   reason: {found.reason}")
+    if found.destination:
+        typer.echo(f"   destination: {found.destination}")
+    if found.tracking_params:
+        typer.echo(f"   tracking parameters: {', '.join(found.tracking_params)}")
+
+
 def _summary(store: Store) -> dict[str, Any]:
     inputs = input_summaries(store)
     count = lambda sql: next(store.query(sql))[0]  # noqa: E731

@@ -16,9 +16,10 @@ Header attribution is computed once per message (cached by ``message_sha256``, o
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -27,12 +28,13 @@ from forensics.providers.headers import HeaderMatcher
 from forensics.providers.kb import KnowledgeBase, Provider, load
 from forensics.providers.matcher import Hit, UrlMatcher, UrlParts, split_url, tracking_params
 from forensics.providers.result import UNKNOWN, Attribution, Explanation, Step
-from forensics.records import Message
+from forensics.records import Locator, Message, RawMessage
 
 __all__ = [
-    "Attribution", "Attributor", "Explanation", "Step", "UNKNOWN", "attribute_message",
-    "attribute_url", "default_attributor", "explain_url", "providers", "rules_files",
-    "rules_version", "sender_domain",
+    "Attribution", "Attributor", "Explanation", "ProviderSummary", "Step", "UNKNOWN",
+    "attribute_message", "attribute_url", "default_attributor", "explain_url",
+    "message_from_headers", "provider_summaries", "providers", "rules_files", "rules_version",
+    "sender_domain",
 ]
 
 # Weight of the URL's own look in a header-layer attribution (times the header score).
@@ -114,8 +116,14 @@ class Attributor:
             return None
         if hit.rule.kind == "url":
             reason = f"host {parts.host} is under {hit.matched} and the path matches /{hit.rule.path}/"
-        else:
-            reason = f"host {parts.host} is under {hit.matched}, operated by {self.by_id[hit.rule.provider_id].name}"
+            return self._hit(hit, "host", reason)
+        reason = f"host {parts.host} is under {hit.matched}, operated by {self.by_id[hit.rule.provider_id].name}"
+        shape = self.urls.match_shape(parts)
+        if shape is not None and shape.rule.provider_id == hit.rule.provider_id:
+            # The provider's own path shape on its own host says what the URL does (open, click)
+            # and where a click goes; the host still decides.
+            found = self._hit(shape, "host", f"{reason}; its path shape {shape.rule.rule_id} says {shape.rule.role}")
+            return replace(found, confidence=round(max(hit.rule.confidence, shape.rule.confidence) + 0.05, 3))
         return self._hit(hit, "host", reason)
 
     def layer_path(self, parts: UrlParts) -> Attribution | None:
@@ -200,9 +208,10 @@ class Attributor:
         if found:
             return Step(layer="path", matched=True, detail=f"{found.rule_id}: {found.reason}")
         names = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)] if parts.query else []
+        params = (f"no query parameter among {', '.join(names)} is service-specific" if names
+                  else "no query parameters")
         return Step(layer="path", matched=False, detail=(
-            f"none of {self.urls.shape_count} path shapes matches {_clip(parts.path_query)}; "
-            f"query parameters {names or 'none'} include no service-specific one"))
+            f"none of {self.urls.shape_count} path shapes matches {_clip(parts.path_query)}; {params}"))
 
     def _explain_header(self, parts: UrlParts, message: Message | None, header: Attribution | None) -> Step:
         if message is None:
@@ -290,3 +299,43 @@ def rules_version() -> str:
 def rules_files() -> tuple[tuple[str, str], ...]:
     """(file name, SHA-256) of every rules file read, sorted by name."""
     return load().files
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderSummary:
+    """One line of ``forensics providers``."""
+
+    id: str
+    name: str
+    company: str
+    category: str
+    rules: int
+    basis: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+def provider_summaries(text: str = "", category: str = "") -> list[ProviderSummary]:
+    """Providers whose id, name, company or hosts contain ``text`` (any case), by category and id."""
+    needle = text.strip().lower()
+    found = []
+    for p in load().providers:
+        if category and p.category != category:
+            continue
+        haystack = " ".join([p.id, p.name, p.company, *(r.host for r in p.hosts + p.urls)]).lower()
+        if needle and needle not in haystack:
+            continue
+        found.append(ProviderSummary(id=p.id, name=p.name, company=p.company, category=p.category,
+                                     rules=p.rule_count, basis=p.basis,
+                                     sources=tuple(s.url for s in p.sources)))
+    return sorted(found, key=lambda s: (s.category, s.id))
+
+
+def message_from_headers(data: bytes, source: str) -> Message:
+    """A message built from an .eml or a bare header block (for ``forensics explain --headers``)."""
+    from forensics.parse import parse_rfc5322  # the parser is only needed on this path
+
+    if b"\n\n" not in data.replace(b"\r\n", b"\n"):
+        data = data.rstrip(b"\r\n") + b"\n\n"  # a header block alone: end it so it parses as one
+    digest = hashlib.sha256(data).hexdigest()
+    locator = Locator(source_path=source, source_sha256=digest, kind="file")
+    return parse_rfc5322(RawMessage(data=data, locator=locator, format="eml"))[0]

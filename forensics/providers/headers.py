@@ -121,7 +121,7 @@ def _noisy_or(evidence: list[Evidence]) -> float:
     return round(1.0 - miss, 3)
 
 
-def _short(value: str, limit: int = 60) -> str:
+def _short(value: str, limit: int = 120) -> str:
     flat = " ".join(value.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
