@@ -45,6 +45,9 @@ from forensics.tokens.split import Token, is_web_url, url_tokens
 
 # Local parts shorter than this, or naming a role rather than a person, are not looked
 # for alone: "info" or "sales" would match ordinary words in every newsletter's URLs.
+# A local part alone is only looked for encoded or hashed, never as the bare word (or
+# its URL-encoding): real list mail puts words like "history" or "enews", which are
+# also the list's address, in its paths.
 MIN_LOCAL = 5
 ROLE_LOCALS = frozenset({
     "admin", "billing", "contact", "customer", "enquiries", "events", "hello", "help", "hostmaster",
@@ -61,6 +64,11 @@ LIKELY = ("md5", "sha1", "sha256", "sha512")  # Leaky Forms' short list: the thi
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,128}(?![0-9A-Fa-f])")
 _SOURCE_ORDER = ("identity", "delivered-to", "to", "cc")
+# Mass mail can show hundreds of recipients. The first MAX_DEEP identities of a message
+# (``--identity`` first, then Delivered-To, To, Cc) get every form; the others get the
+# direct forms only (plain, encodings, checksums, one hash), about a seventh of the cost.
+MAX_DEEP = 16
+_WORD_STEPS = frozenset({(), ("url",)})
 
 
 def _available(names: dict[str, str]) -> dict[str, str]:
@@ -193,8 +201,8 @@ def _checksums(text: str) -> Iterator[tuple[str, str]]:
     yield "mmh3-128-dec", str(mmh3.hash128(data, signed=False))
 
 
-def forms_of(text: str) -> Iterator[tuple[tuple[str, ...], str]]:
-    """``(steps, form)`` for one variant, identity side; at most three hash layers."""
+def forms_of(text: str, deep: bool = True) -> Iterator[tuple[tuple[str, ...], str]]:
+    """``(steps, form)`` for one variant, identity side; with ``deep``, three hash layers."""
     yield (), text
     for name, form in _encodings(text):
         yield (name,), form
@@ -203,6 +211,8 @@ def forms_of(text: str) -> Iterator[tuple[tuple[str, ...], str]]:
     first = {name: _digest(name, text) for name in CRYPTO}
     for name, digest in first.items():
         yield (name,), digest
+    if not deep:
+        return
     for inner, digest in first.items():
         for outer in CRYPTO:  # a hash of a hash: every pair
             second = _digest(outer, digest)
@@ -222,27 +232,30 @@ class Hit:
 
 
 @lru_cache(maxsize=256)  # a mailbox has few recipients; each one's forms are built once per worker
-def identity_forms(key: str, written: str) -> dict[str, Hit]:
+def identity_forms(key: str, written: str, deep: bool = True) -> dict[str, Hit]:
     """Every form of one identity, first (simplest) explanation kept for each value."""
     table: dict[str, Hit] = {}
     for variant, text in identity_variants(written):
-        for steps, form in forms_of(text):
+        for steps, form in forms_of(text, deep):
+            if variant.startswith("local") and steps in _WORD_STEPS:
+                continue  # a bare word in a URL is no evidence; its digest or encoding is
             table.setdefault(form, Hit(key, variant, steps))
     return table
 
 
 @lru_cache(maxsize=32)
-def forms_index(identities: tuple[tuple[str, str], ...]) -> dict[str, tuple[Hit, ...]]:
-    """The forms of a set of identities ``(key, as written)``, merged into one lookup dict."""
+def forms_index(identities: tuple[tuple[str, str, bool], ...]) -> dict[str, tuple[Hit, ...]]:
+    """The forms of a set of identities ``(key, as written, deep)``, merged into one dict."""
     merged: dict[str, list[Hit]] = {}
-    for key, written in identities:
-        for form, hit in identity_forms(key, written).items():
+    for key, written, deep in identities:
+        for form, hit in identity_forms(key, written, deep).items():
             merged.setdefault(form, []).append(hit)
     return {form: tuple(hits) for form, hits in merged.items()}
 
 
 def index_for(identities: Sequence[Identity]) -> dict[str, tuple[Hit, ...]]:
-    return forms_index(tuple(sorted((i.key, i.address) for i in identities)))
+    """The lookup dict of a message's identities (nested hashes for the first MAX_DEEP)."""
+    return forms_index(tuple(sorted((i.key, i.address, n < MAX_DEEP) for n, i in enumerate(identities))))
 
 
 # ---------------------------------------------------------------- lookup
@@ -256,52 +269,66 @@ class Match:
     location: str  # the token's location, plus ">text" for a substring of it
     matched: str  # the text that equals the form
     hit: Hit
+    extra: tuple[str, ...] = ()  # steps between the form and the token value (a case change)
 
     @property
     def steps(self) -> tuple[str, ...]:
         """From the identity to the text written in the URL."""
-        return self.hit.steps + tuple(reversed(self.token.chain))
+        return self.hit.steps + self.extra + tuple(reversed(self.token.chain))
 
     @property
     def chain(self) -> str:
         return " > ".join(self.steps) or "plain"
 
 
-def _candidates(token: Token) -> Iterator[tuple[str, str]]:
-    """``(location, text)`` to look up: the value, and address or digest substrings of it."""
+def _candidates(token: Token) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    """``(location, text, extra steps)`` to look up: the value, address or digest substrings."""
     value = token.value
-    yield token.location, value
+    yield token.location, value, ()
     if "@" in value:
         for m in _ADDRESS.finditer(value):
             location = token.location if m.group() == value else f"{token.location}>text"
-            yield location, m.group()
-            yield location, m.group().lower()
+            yield location, m.group(), ()
+            if m.group() != m.group().lower():  # "ALICE@EXAMPLE.ORG" is still Alice
+                yield location, m.group().lower(), ("case-changed",)
     if len(value) > 32:
         for m in _HEX_RUN.finditer(value):
             if len(m.group()) in DIGEST_HEX and m.group() != value:
-                yield f"{token.location}>text", m.group().lower()
+                yield f"{token.location}>text", m.group(), ()
 
 
 def find_matches(tokens: Sequence[Token], index: dict[str, tuple[Hit, ...]]) -> list[Match]:
     """Every identity form among the tokens; one dict lookup per candidate text."""
     found: list[Match] = []
     for token in tokens:
-        for location, text in _candidates(token):
+        for location, text, extra in _candidates(token):
             for hit in index.get(text, ()):
-                found.append(Match(token=token, location=location, matched=text, hit=hit))
+                found.append(Match(token=token, location=location, matched=text, hit=hit, extra=extra))
     return found
 
 
 def best_matches(matches: Sequence[Match]) -> list[Match]:
-    """One explanation per place and identity: the shortest chain (then the first by name)."""
+    """One explanation per place and identity: the shortest chain (then the first by name).
+
+    An address found inside a decoded text is dropped when the same identity was found
+    in a field of that text (JSON, JWT, query string): the field is the precise place.
+    """
+    fields = {(m.token.location, m.hit.identity) for m in matches}
     best: dict[tuple[str, str], Match] = {}
     for m in matches:
+        if m.location.endswith(">text") and _inside_field(m, fields):
+            continue
         key = (m.location, m.hit.identity)
         rank = (len(m.steps), m.chain, _variant_rank(m.hit.variant))
         current = best.get(key)
         if current is None or rank < (len(current.steps), current.chain, _variant_rank(current.hit.variant)):
             best[key] = m
     return [best[k] for k in sorted(best)]
+
+
+def _inside_field(m: Match, fields: set[tuple[str, str]]) -> bool:
+    parent = m.location.removesuffix(">text")
+    return any(loc.startswith(parent + ">") and who == m.hit.identity for loc, who in fields)
 
 
 def _variant_rank(variant: str) -> int:
@@ -363,14 +390,16 @@ def analyse_leaks(message: Message, settings: Settings, context: MessageContext)
         if not is_web_url(found.url):
             continue
         matches = best_matches(find_matches(url_tokens(found.url, found.unwrapped), index))
+        provider = attribute_url(found.url, found.host, message).provider if matches else ""
         for m in matches:
-            row = _leak_row(message, found, slot, m, by_key[m.hit.identity])
+            row = _leak_row(message, found, slot, m, by_key[m.hit.identity], provider)
             rows.setdefault((row.finding_id, row.location, row.identity), row)
     return [rows[k] for k in sorted(rows)]
 
 
-def _leak_row(message: Message, found: FoundUrl, slot: int, m: Match, ident: Identity) -> LeakRow:
-    provider = attribute_url(found.url, found.host, message).provider
+def _leak_row(
+    message: Message, found: FoundUrl, slot: int, m: Match, ident: Identity, provider: str
+) -> LeakRow:
     hosts = m.token.hosts or ((found.host,) if found.host else ())
     return LeakRow(
         message_sha256=message.message_sha256, finding_id=found.finding_id, slot=slot,

@@ -44,6 +44,20 @@ QUERIES: dict[str, str] = {
         SELECT message_sha256, idx, filename, content_type, size, sha256
         FROM attachments ORDER BY message_sha256, idx
     """,
+    "leaks": """
+        SELECT l.message_sha256, m.from_addr, m.subject, l.finding_id, l.kind, l.is_beacon,
+               l.identity, l.identity_sources, l.variant, l.chain, l.layers, l.location,
+               l.written, l.matched, l.host, l.registered_domain, l.receivers, l.provider,
+               l.party, l.url, l.unwrapped
+        FROM leaks l LEFT JOIN messages m ON m.message_sha256 = l.message_sha256
+        ORDER BY l.message_sha256, l.finding_id, l.location, l.identity
+    """,
+    "tokens": """
+        SELECT value, role, evidence, messages, recipients, senders, pair_messages,
+               copies_compared, copies_differing, length, charclass, entropy, sender_list,
+               provider_list, host_list, locations, chains
+        FROM tokens ORDER BY role, value
+    """,
 }
 
 

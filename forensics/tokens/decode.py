@@ -27,7 +27,7 @@ _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _B64_STD = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _B64_URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 _B32 = re.compile(r"(?:[A-Z2-7]+|[a-z2-7]+)={0,6}")
-_HEX = re.compile(r"[0-9A-Fa-f]+")
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
 _UPPER_HEX = re.compile(r"[0-9A-F]*[A-F][0-9A-F]*")
 
 Step = tuple[str, str]  # (step name, decoded value)
@@ -96,8 +96,11 @@ def base32_step(value: str) -> Step | None:
 
 
 def hex_step(value: str) -> Step | None:
-    """Hex (base16) of printable text; hex of binary is left alone (it is a digest itself)."""
-    if len(value) < MIN_ENCODED or len(value) % 2 or _HEX.fullmatch(value) is None:
+    """Lower-case hex of printable text; hex of binary is left alone (it is a digest itself).
+
+    Upper-case hex is first lower-cased by ``upper_step``, so its chain says so.
+    """
+    if len(value) < MIN_ENCODED or len(value) % 2 or _LOWER_HEX.fullmatch(value) is None:
         return None
     text = printable_text(bytes.fromhex(value))
     return ("hex", text) if text is not None else None

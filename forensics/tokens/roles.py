@@ -3,19 +3,20 @@
 A token is one decoded value (``url_tokens.value``). Its role comes from where it
 occurs, in this order of precedence:
 
-1. ``recipient-identifier`` (copies): two copies of the same newsletter (same sender,
-   same body shape) went to different recipients, and at the same place in the same
-   URL they carry different values — this is the cross-recipient comparison that
-   PrivacyMail ran with test accounts, done offline on the evidence. Only for a value
-   seen by a single recipient.
-2. ``campaign-identifier``: the value reached several recipients. (This includes
-   values constant for a whole sender, such as an ESP account id.)
-3. ``recipient-identifier`` (constant): one recipient, at least two messages, and the
+1. ``campaign-identifier``: the value reached several recipients (several custodians'
+   mailboxes, or several addresses). This includes values constant for a whole
+   sender, such as an ESP account id.
+2. ``recipient-identifier`` (constant): one recipient, at least two messages, and the
    value is in every message (with URLs) that each of its senders sent this recipient.
    With a single recipient in the case, a sender-wide constant looks like this too:
    the evidence counts say how much was seen.
-4. ``message-identifier``: in exactly one message, while its sender sent this
+3. ``message-identifier``: in exactly one message, while its sender sent this
    recipient other messages that do not carry it.
+4. ``recipient-identifier`` (copies): nothing else from that sender to compare with,
+   but two copies of the same newsletter (same sender, same body shape, see
+   ``rows.body_shape``) went to different recipients and, at the same place of the
+   same URL, carry different values — the cross-recipient comparison PrivacyMail ran
+   with test accounts, done offline on the evidence.
 5. ``repeated``: one recipient, several but not all of a sender's messages.
 6. ``undetermined``: one message, and nothing from that sender to compare it with.
 
@@ -100,18 +101,19 @@ class _Seen:
 
 def decide(seen: _Seen) -> tuple[str, str]:
     """``(role, evidence)`` from the counts (precedence as in the module docstring)."""
-    if seen.recipients <= 1 and seen.copies_differing:
-        return "recipient-identifier", (
-            f"differs between copies of one newsletter sent to different recipients "
-            f"({seen.copies_differing} of {seen.copies_compared} comparisons)")
+    copies = (f"; differs between copies sent to different recipients "
+              f"({seen.copies_differing} of {seen.copies_compared} comparisons)"
+              if seen.copies_differing else "")
     if seen.recipients > 1:
         return "campaign-identifier", f"shared by {seen.recipients} recipients"
     if seen.messages > 1 and seen.covers_pairs:
         return "recipient-identifier", (
-            f"in all {seen.messages} messages its sender(s) sent this recipient")
+            f"in all {seen.messages} messages its sender(s) sent this recipient{copies}")
     if seen.messages == 1 and seen.pair_messages > 1:
         return "message-identifier", (
-            f"in 1 of {seen.pair_messages} messages from its sender to this recipient")
+            f"in 1 of {seen.pair_messages} messages from its sender to this recipient{copies}")
+    if seen.copies_differing:
+        return "recipient-identifier", copies.removeprefix("; ")
     if seen.messages > 1:
         return "repeated", f"in {seen.messages} of {seen.pair_messages} messages from its sender(s)"
     return "undetermined", "one message, nothing from the same sender to compare with"

@@ -82,7 +82,8 @@ def _split_url(
 
 
 def _components(path: str, query: str, fragment: str) -> list[tuple[str, str]]:
-    found = [(f"path[{i}]", _FILE_EXT.sub("", seg)) for i, seg in enumerate(path.split("/")) if seg]
+    segments = [seg for seg in path.split("/") if seg]
+    found = [(f"path[{i}]", _FILE_EXT.sub("", seg)) for i, seg in enumerate(segments)]
     found += _items(query, "query")
     if "=" in fragment:
         found += _items(fragment, "fragment")
