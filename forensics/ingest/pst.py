@@ -65,7 +65,7 @@ ORPHANS = "<orphans>"
 ATTACHMENT_BLOCK = 1 << 20
 MAX_FOLDER_DEPTH = 64
 _SIGNATURE = b"!BDN"
-_CONTENT_OST = 0x4F  # wMagicClient "SO"; "SM" (0x4D) is a PST, "AB" an address book
+_CONTENT_OST = ord("o")  # libpff content type: "p" PST, "o" OST, "a" address book
 # Identity and state the store rewrites on copy, move or read; left out of the hash.
 BOOKKEEPING_PROPERTIES = frozenset({
     0x0E07,  # PidTagMessageFlags (read/unread)
@@ -122,9 +122,11 @@ def open_store(path: str) -> Iterator[Any]:
 
 
 def _short(e: BaseException) -> str:
-    """libpff chains every frame of its C call stack into the message; keep the first and last."""
-    parts = [p.strip() for p in str(e).split(". ") if p.strip()]
-    return parts[0] if len(parts) <= 2 else f"{parts[0]}. … {parts[-1]}"
+    """libpff chains its whole C call stack into the message, the deepest cause first after
+    the binding's own line: keep those two (e.g. "unable to open file. … unable to read
+    index node data at offset: 2068480")."""
+    parts = [p.strip().rstrip(".") for p in str(e).split(". ") if p.strip()]
+    return ". … ".join(parts[:2]) if parts else type(e).__name__
 
 
 # ------------------------------------------------------------------ planning
@@ -151,7 +153,8 @@ def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
     for folder in folders:
         if folder.error:
             yield _shard(path, sha256, folder=folder.path, index_path=folder.index_path,
-                         variant=f"folder-{folder.identifier}", error=folder.error)
+                         variant=f"folder-{'.'.join(map(str, folder.index_path))}",
+                         error=f"{path}: folder {folder.path}: {folder.error}")
             continue
         for start in range(0, folder.messages, ITEMS_PER_SHARD):
             end = min(start + ITEMS_PER_SHARD, folder.messages)
@@ -211,8 +214,8 @@ def read(shard: Shard) -> Iterator[Message]:
         ReadError: the store or the folder cannot be opened (the reason says which).
     """
     errors = [i for i in shard.items if i.startswith("error:")]
-    if errors:
-        raise ReadError(f"{shard.path}: {shard.folder or 'store'}: {errors[0][6:]}")
+    if errors:  # planning found the store or this folder unreadable; the reason is kept
+        raise ReadError(errors[0][len("error:"):])
     with open_store(shard.path) as store:
         kind = "ost" if _count(store, "content_type") == _CONTENT_OST else "pst"
         if shard.variant == "orphans":
