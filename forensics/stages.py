@@ -21,6 +21,12 @@ Finalizer = Callable[[Store, Settings], None]
 ANALYSERS: list[Analyser] = []
 FINALIZERS: list[Finalizer] = []
 
+# Extraction first: remote resources, beacons, links, header findings; fills context.urls.
+from forensics.extract.stage import analyse_extraction, finalize_beacons  # noqa: E402
+
+ANALYSERS.append(analyse_extraction)
+FINALIZERS.append(finalize_beacons)
+
 # Tokens and identity leaks read the URLs extraction leaves in the context: they must
 # stay AFTER extraction in ANALYSERS. Token roles are judged over the whole case.
 from forensics.leaks import analyse_leaks  # noqa: E402
