@@ -190,3 +190,21 @@ def test_filetime_is_utc() -> None:
     assert _mapi.filetime_to_utc(make_msg.filetime(make_msg.SENT)) == "2024-03-05T09:30:00Z"
     assert _mapi.filetime_to_utc(116444736000000000) == "1970-01-01T00:00:00Z"
     assert _mapi.filetime_to_utc(0) is None
+
+
+def test_scan_finds_the_sample_tracking_pixel_msg(tmp_path: Path) -> None:
+    import sqlite3
+
+    from forensics.pipeline import ScanOptions, scan
+
+    sample = ROOT / "sample_data" / "outlook"
+    assert (sample / "tracking-pixel.msg").read_bytes() == make_msg.tracking_pixel_msg()  # regenerated, not edited
+    scan([sample], ScanOptions(out=tmp_path / "case", workers=1))
+    conn = sqlite3.connect(tmp_path / "case" / "case.sqlite")
+    rows = conn.execute("SELECT subject, html_source, received_count, headers_synthetic, hash_basis "
+                        "FROM messages ORDER BY subject").fetchall()
+    assert rows == [("Your March statement", "html", 2, 0, "msg-file"),
+                    ("Your parcel", "rtf-encapsulated-html", 0, 1, "msg-file")]
+    assert conn.execute("SELECT COUNT(*) FROM problems").fetchone()[0] == 0
+    [item] = read_all(sample / "tracking-pixel.msg")
+    assert f'<img src="{make_msg.PIXEL_URL}" width="1" height="1"' in item.html[0]
