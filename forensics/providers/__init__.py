@@ -21,7 +21,6 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from urllib.parse import parse_qsl
 
 from forensics.domains import registered_domain
 from forensics.providers.headers import HeaderMatcher
@@ -100,9 +99,7 @@ class Attributor:
                  or self.layer_header(parts, message, self._header(message, header))
                  or self.layer_first_party(parts, message))
         if found is None:
-            neutral = self.urls.neutral_host(parts.host)
-            reason = f"{neutral} serves ordinary content (fonts, CDN)" if neutral else UNKNOWN.reason
-            found = replace(UNKNOWN, reason=reason)
+            found = _unknown(self.urls.neutral_host(parts))
         return replace(found, tracking_params=params) if params else found
 
     def _header(self, message: Message | None, header: Attribution | None | object) -> Attribution | None:
@@ -139,7 +136,7 @@ class Attributor:
 
     def layer_header(self, parts: UrlParts, message: Message | None,
                      header: Attribution | None) -> Attribution | None:
-        if header is None or not parts.host or self.urls.neutral_host(parts.host):
+        if header is None or not parts.host or self.urls.neutral_host(parts):
             return None
         look = self.tracking_look(parts, message)
         weight = _LOOK_WEIGHT.get((bool(look[0]), bool(look[1])))
@@ -207,7 +204,7 @@ class Attributor:
         found = self.layer_path(parts)
         if found:
             return Step(layer="path", matched=True, detail=f"{found.rule_id}: {found.reason}")
-        names = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)] if parts.query else []
+        names = [k for k, _ in parts.pairs]
         params = (f"no query parameter among {', '.join(names)} is service-specific" if names
                   else "no query parameters")
         return Step(layer="path", matched=False, detail=(
@@ -221,7 +218,7 @@ class Attributor:
         found = self.layer_header(parts, message, header)
         if found:
             return Step(layer="header", matched=True, detail=f"{found.rule_id}: {found.reason}")
-        neutral = self.urls.neutral_host(parts.host)
+        neutral = self.urls.neutral_host(parts)
         why = (f"{neutral} serves ordinary content" if neutral else
                "the URL has neither a tracking sub-domain label nor an opaque token on a branded domain")
         return Step(layer="header", matched=False,
@@ -238,6 +235,11 @@ class Attributor:
         return Step(layer="first-party", matched=False, detail=detail)
 
 
+@lru_cache(maxsize=256)
+def _unknown(neutral: str) -> Attribution:
+    return replace(UNKNOWN, reason=f"{neutral} serves ordinary content (fonts, CDN)") if neutral else UNKNOWN
+
+
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -247,7 +249,7 @@ def _opaque_token(parts: UrlParts) -> str:
     segments = parts.path.split("/")
     if segments and _STATIC_FILE.search(segments[-1]):
         segments = segments[:-1]  # a file name like logo-2x.png is content, not an identifier
-    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=True)] if parts.query else []
+    values = [v for _, v in parts.pairs]
     for text in segments + values:
         for match in _TOKEN.finditer(text):
             token = match.group(0)

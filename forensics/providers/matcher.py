@@ -28,6 +28,8 @@ class UrlParts:
     host: str
     path: str  # always starts with "/"
     query: str
+    pairs: tuple[tuple[str, str], ...] = ()  # the query, parsed once
+    keys: tuple[str, ...] = ()  # host_keys(host), computed once
 
     @property
     def path_query(self) -> str:
@@ -53,7 +55,8 @@ def split_url(url: str, host: str = "") -> UrlParts:
     except ValueError:
         parts, netloc_host = urlsplit(""), ""
     name = (host or netloc_host).strip().strip(".").lower()
-    return UrlParts(host=name, path=parts.path or "/", query=parts.query)
+    return UrlParts(host=name, path=parts.path or "/", query=parts.query,
+                    pairs=tuple(_query_pairs(parts.query)), keys=tuple(host_keys(name)))
 
 
 def host_keys(host: str) -> list[str]:
@@ -122,7 +125,7 @@ class UrlMatcher:
 
     def match_host(self, parts: UrlParts) -> Hit | None:
         """Layer 1: the most specific host suffix with a rule; its path rules before itself."""
-        for key in host_keys(parts.host):
+        for key in parts.keys:
             paths = self.host_paths.get(key)
             found = paths.match(parts.path_query) if paths else None
             if found:
@@ -134,7 +137,7 @@ class UrlMatcher:
 
     def known_host_keys(self, parts: UrlParts) -> list[str]:
         """Host suffixes that have path rules (for explaining a near miss)."""
-        return [k for k in host_keys(parts.host) if k in self.host_paths]
+        return [k for k in parts.keys if k in self.host_paths]
 
     def match_shape(self, parts: UrlParts) -> Hit | None:
         """Layer 2a: a path shape that identifies the service whatever the host."""
@@ -147,15 +150,15 @@ class UrlMatcher:
 
     def match_param(self, parts: UrlParts) -> Hit | None:
         """Layer 2b: a query parameter only one service uses (mc_eid, _hsenc, mkt_tok...)."""
-        for name, _value in _query_pairs(parts.query):
+        for name, _value in parts.pairs:
             rule = self.params.get(name.lower())
             if rule is not None:
                 return Hit(rule=rule, matched=name)
         return None
 
-    def neutral_host(self, host: str) -> str:
+    def neutral_host(self, parts: UrlParts) -> str:
         """The neutral (content, font, CDN) suffix the host falls under, or ''."""
-        return next((k for k in host_keys(host) if k in self.neutral), "")
+        return next((k for k in parts.keys if k in self.neutral), "")
 
 
 def _claim(table: dict[str, UrlRule], key: str, rule: UrlRule) -> None:
@@ -176,7 +179,7 @@ def _destination(found: tuple[UrlRule, re.Match[str]], parts: UrlParts) -> str:
     if "dest" in match.re.groupindex and match.group("dest"):
         return unquote(match.group("dest"))
     if rule.dest:
-        for name, value in _query_pairs(parts.query):
+        for name, value in parts.pairs:
             if name == rule.dest:
                 return value
     return ""
@@ -186,7 +189,7 @@ def tracking_params(parts: UrlParts, exclusive: dict[str, UrlRule], generic: fro
                     prefixes: tuple[str, ...]) -> tuple[str, ...]:
     """Names of known tracking parameters present in the query, in order, without repeats."""
     found: list[str] = []
-    for name, _value in _query_pairs(parts.query):
+    for name, _value in parts.pairs:
         lname = name.lower()
         if (lname in exclusive or lname in generic or lname.startswith(prefixes)) and name not in found:
             found.append(name)
