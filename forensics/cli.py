@@ -102,6 +102,44 @@ def report_command(
         typer.echo(f"{len(result.outputs)} files written to {target}; open {target / 'report.html'} first.")
 
 
+@app.command("graph")
+def graph_command(
+    case: Annotated[Path, typer.Argument(help="A case folder written by `forensics scan`.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the graph files (default: CASE/graph).")] = None,
+    sender: Annotated[str, typer.Option("--sender", help="Only mail from this address or registered domain.")] = "",
+    provider: Annotated[str, typer.Option("--provider", help="Only this provider's findings, and the messages carrying them.")] = "",
+    since: Annotated[str, typer.Option("--since", help="Only messages dated on or after this (YYYY-MM-DD, YYYY-MM or ISO time; UTC).")] = "",
+    until: Annotated[str, typer.Option("--until", help="Only messages dated on or before this (inclusive).")] = "",
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Drop edges seen in fewer messages.")] = 1,
+    level: Annotated[str, typer.Option("--level", help="Detail: provider, host, token or message.")] = "host",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Write the correlation graph (GraphML, GEXF, node-link JSON) and the data-broker view."""
+    from forensics.case import open_case
+    from forensics.correlate import LEVELS, GraphOptions, Selection
+    from forensics.correlate.export import write_graphs
+    from forensics.correlate.sources import utc_bound
+
+    try:
+        for bound, end in ((since, False), (until, True)):
+            if bound:
+                utc_bound(bound, end=end)
+    except ValueError as e:
+        raise _fail(f"--since/--until: {e}", EXIT_USAGE) from e
+    if level not in LEVELS:
+        raise _fail(f"--level is one of {', '.join(LEVELS)}", EXIT_USAGE)
+    options = GraphOptions(selection=Selection(sender=sender, provider=provider, since=since, until=until),
+                           level=level, min_count=min_count)
+    target = out or case / "graph"
+    try:
+        with open_case(case) as opened:
+            written = write_graphs(opened.conn, target, options)
+    except ForensicsError as e:
+        raise _fail(str(e), EXIT_UNREADABLE) from e
+    if not quiet:
+        typer.echo(f"{len(written)} files written to {target}: " + ", ".join(p.name for p in written))
+
+
 @app.command("providers")
 def providers_command(
     filter_text: Annotated[str, typer.Option("--filter", help="Only providers whose id, name, company or hosts contain TEXT.")] = "",

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from forensics import __version__
+from forensics.correlate.export import write_graphs
 from forensics.errors import ReadError
 from forensics.report.charts import case_charts, render
 from forensics.report.csvout import QUERIES, write_query_csv
@@ -61,7 +62,7 @@ def _write_data(store: Store, out: Path) -> tuple[list[Path], dict[str, int], di
     return outputs, rows, headers, files
 
 
-def _write_visuals(store: Store, out: Path) -> list[Path]:
+def _write_visuals(store: Store, out: Path, counts: dict[str, int]) -> list[Path]:
     outputs: list[Path] = []
     rendered = []
     for chart in case_charts(store.conn):
@@ -72,7 +73,8 @@ def _write_visuals(store: Store, out: Path) -> list[Path]:
             outputs.append(path)
         rendered.append((chart, svg))
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
-    ctx = Context(conn=store.conn, plan=plan, tool_version=__version__, rules_version=rules_version())
+    ctx = Context(conn=store.conn, plan=plan, tool_version=__version__, rules_version=rules_version(),
+                  counts=counts)
     page = out / "report.html"
     page.write_text(render_report(ctx, rendered), encoding="utf-8", newline="\n")
     outputs.append(page)
@@ -92,7 +94,8 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
     out.mkdir(parents=True, exist_ok=True)
     with Store(case) as store:
         data, rows, headers, files = _write_data(store, out)
-        outputs = data + _write_visuals(store, out)
+        outputs = data + _write_visuals(store, out, rows)
+        outputs += write_graphs(store.conn, out)  # graph.* and graph_brokers.* (forensics.correlate)
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
         finished_scan = scan_finished or _meta(store, "last_scan_finished_utc")
     # The store is closed (WAL checkpointed) before its file is hashed.

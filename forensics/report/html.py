@@ -65,6 +65,7 @@ class Context:
     plan: dict[str, Export]
     tool_version: str
     rules_version: str
+    counts: dict[str, int]  # rows per export, as written to the CSV files
 
 
 # ----------------------------------------------------------------------- tables
@@ -233,7 +234,8 @@ def evidence_section(ctx: Context, referenced: set[str]) -> str:
                 referenced.update(str(r[header.index(col)]) for r in rows if r[header.index(col)])
         messages = _message_rows(ctx.conn, referenced)
         parts.append(f'<h3 id="{esc(anchor("tbl", name))}">{esc(name)}</h3>')
-        parts.append(table(f"t-{anchor('e', name)}", header, rows, total=_count(ctx.conn, sql),
+        total = ctx.counts[name] if name in ctx.counts else _count(ctx.conn, sql)
+        parts.append(table(f"t-{anchor('e', name)}", header, rows, total=total,
                            source=f"{name}.csv", messages=messages))
     return "".join(parts) + "</section>"
 
@@ -258,7 +260,7 @@ def messages_section(ctx: Context, referenced: set[str]) -> str:
     body = "".join(f'<tr id="{anchor("m", r["message_sha256"])}">'
                    + "".join(_cell(c if c != "message_sha256" else "sha256", r[c], {}) for c in columns)
                    + "</tr>" for r in rows)
-    total = _count(ctx.conn, sql)
+    total = ctx.counts["messages"] if "messages" in ctx.counts else _count(ctx.conn, sql)
     note = f"{len(rows)} of {total} messages (those behind the findings shown, then the first in file order); full data: messages.csv"
     return (f'<section id="messages"><h2>Messages</h2><p><input type="search" placeholder="Filter rows" '
             f'aria-label="Filter messages" data-filter="t-messages"><span class="count" id="t-messages-count">'
@@ -297,7 +299,7 @@ def render_report(ctx: Context, charts: Sequence[tuple[Chart, bytes]]) -> str:
     values: dict[str, Any] = {
         "csp": content_security_policy(css, js),
         "title": "E-mail tracking report",
-        "lede": esc(f"{s.messages} unique messages from {s.inputs} input files. Evidence URLs are shown "
+        "lede": esc(f"{s.messages} unique messages from {s.inputs} input file{'' if s.inputs == 1 else 's'}. Evidence URLs are shown "
                     "as text; opening this file loads nothing from the network."),
         "nav": "".join(f'<li><a href="#{k}">{esc(v)}</a></li>' for k, v in NAV),
         "body": body, "css": css, "js": js,
