@@ -35,3 +35,8 @@ from forensics.tokens.rows import analyse_tokens  # noqa: E402
 
 ANALYSERS += [analyse_tokens, analyse_leaks]
 FINALIZERS.append(assign_roles)
+
+# Correlation metrics read every table above (token roles included): keep this finalizer LAST.
+from forensics.correlate.metrics import compute_metrics  # noqa: E402
+
+FINALIZERS.append(compute_metrics)

@@ -1,0 +1,300 @@
+"""Stage 4 (correlation): prevalence metrics, computed in SQL over the whole case.
+
+``compute_metrics`` is a finalizer: after every scan it empties the ``metrics_*`` tables
+and fills them again from the evidence tables (through ``sources.prepare``), in one
+transaction, so the result depends on the case alone (idempotent, and the same however
+the case was built up). Shares are rounded to six decimals so exports stay byte-stable.
+
+Tables (one row class each; the report exports them as CSV):
+
+- ``metrics_prevalence``: messages with at least one beacon, over all messages
+  (``scope`` ``all``), per ``month`` of the Date header (UTC; ``(undated)``), per
+  ``sender`` address and per ``sender_domain``;
+- ``metrics_providers``: per provider, findings and messages and their shares (findings
+  no rule attributed are ``(unattributed)``, so the finding shares add up to 1);
+- ``metrics_third_parties``: how many messages contact N third parties (registered
+  domains other than the sender's, among the hosts of every remote resource, beacon or
+  not, and every link), N = 0, 1, 2...;
+- ``metrics_leaks``: messages that leak a recipient identity, over all messages
+  (``all``), per ``provider`` that receives it and per ``encoding`` chain;
+- ``metrics_sharing``: providers and token values seen in the mail of two senders or more;
+- ``metrics_centrality``: degree and betweenness of each provider in the provider–sender
+  graph (exact up to ``EXACT_LIMIT`` nodes, else sampled with a fixed seed: ``method``);
+- ``metrics_brokers``: the data-broker view, third parties that receive an identifier of
+  the same recipient from two senders or more (``sources.BROKER_ROWS``).
+
+Prevalence, providers and third parties need the beacons and links tables; leaks need the
+leaks table. A table whose inputs are absent stays empty ("no data", not zero).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import ClassVar
+
+import networkx as nx
+
+from forensics.analyse import Settings
+from forensics.correlate.sources import findings_sql, has_beacon_source, has_table, prepare, release
+from forensics.records import Row
+from forensics.store import Store, register
+
+UNATTRIBUTED = "(unattributed)"
+UNDATED = "(undated)"
+LIST_CAP = 50  # senders named in a list cell; the count column gives the total
+EVIDENCE_CAP = 20
+EXACT_LIMIT = 2000  # nodes; above, betweenness samples this many sources (seed 0)
+_ROUND = 6
+_FRAMED = {"frozen": True, "slots": True, "kw_only": True}
+
+
+@register
+@dataclass(**_FRAMED)
+class PrevalenceRow(Row):
+    """Share of messages with at least one beacon, overall, per month, per sender."""
+
+    TABLE: ClassVar[str] = "metrics_prevalence"
+    KEY: ClassVar[tuple[str, ...]] = ("scope", "key")
+    scope: str  # all | month | sender | sender_domain
+    key: str
+    messages: int
+    tracked: int
+    share: float
+
+
+@register
+@dataclass(**_FRAMED)
+class ProviderShareRow(Row):
+    TABLE: ClassVar[str] = "metrics_providers"
+    KEY: ClassVar[tuple[str, ...]] = ("provider",)
+    provider: str
+    findings: int
+    beacons: int
+    links: int
+    messages: int
+    senders: int
+    share_of_findings: float
+    share_of_messages: float
+
+
+@register
+@dataclass(**_FRAMED)
+class ThirdPartiesRow(Row):
+    TABLE: ClassVar[str] = "metrics_third_parties"
+    KEY: ClassVar[tuple[str, ...]] = ("third_parties",)
+    third_parties: int
+    messages: int
+    share: float
+
+
+@register
+@dataclass(**_FRAMED)
+class LeakShareRow(Row):
+    TABLE: ClassVar[str] = "metrics_leaks"
+    KEY: ClassVar[tuple[str, ...]] = ("scope", "key")
+    scope: str  # all | provider | encoding
+    key: str
+    messages: int  # messages with such a leak
+    total: int  # messages in the case (the share's denominator)
+    share: float
+
+
+@register
+@dataclass(**_FRAMED)
+class SharingRow(Row):
+    TABLE: ClassVar[str] = "metrics_sharing"
+    KEY: ClassVar[tuple[str, ...]] = ("kind", "value")
+    kind: str  # provider | token
+    value: str
+    role: str  # a token's role across the case; "" for a provider
+    senders: int
+    messages: int
+    sender_list: str
+
+
+@register
+@dataclass(**_FRAMED)
+class CentralityRow(Row):
+    TABLE: ClassVar[str] = "metrics_centrality"
+    KEY: ClassVar[tuple[str, ...]] = ("provider",)
+    provider: str
+    senders: int
+    degree: float
+    betweenness: float
+    method: str
+
+
+@register
+@dataclass(**_FRAMED)
+class BrokerRow(Row):
+    """A third party that can link one recipient across senders, with the evidence."""
+
+    TABLE: ClassVar[str] = "metrics_brokers"
+    KEY: ClassVar[tuple[str, ...]] = ("receiver", "recipient")
+    receiver: str
+    recipient: str
+    senders: int
+    messages: int
+    leaks: int
+    tokens: int
+    shared_values: int  # identifier values it received from two senders or more
+    sender_list: str
+    first_seen: str
+    last_seen: str
+    evidence: str
+
+
+METRIC_TABLES = tuple(r.TABLE for r in (PrevalenceRow, ProviderShareRow, ThirdPartiesRow, LeakShareRow,
+                                        SharingRow, CentralityRow, BrokerRow))
+
+
+class SortedSample:
+    """SQL aggregate: the smallest ``cap`` distinct values, sorted, ``; ``-joined (order-proof)."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+        self.cap = LIST_CAP
+
+    def step(self, value: object, cap: int) -> None:
+        if value is None or value == "":
+            return
+        self.cap = cap
+        self.values.add(str(value))
+        if len(self.values) > 4 * cap:  # keep memory bounded on huge groups
+            self.values = set(sorted(self.values)[:cap])
+
+    def finalize(self) -> str:
+        return "; ".join(sorted(self.values)[: self.cap])
+
+
+def _share(num: str, den: str) -> str:
+    return f"ROUND(1.0 * ({num}) / NULLIF({den}, 0), {_ROUND})"
+
+
+PREVALENCE_SQL = f"""
+    INSERT INTO metrics_prevalence (scope, key, messages, tracked, share)
+    WITH t AS (SELECT c.sender, COALESCE(NULLIF(c.sender_domain, ''), '(none)') AS domain,
+                      COALESCE(substr(c.d, 1, 7), '{UNDATED}') AS month,
+                      EXISTS (SELECT 1 FROM cg_findings f WHERE f.m = c.m AND f.kind = 'beacon') AS tracked
+               FROM cg_messages c)
+    SELECT 'all', '', COUNT(*), SUM(tracked), {_share('SUM(tracked)', 'COUNT(*)')} FROM t GROUP BY 1
+    UNION ALL SELECT 'month', month, COUNT(*), SUM(tracked), {_share('SUM(tracked)', 'COUNT(*)')} FROM t GROUP BY month
+    UNION ALL SELECT 'sender', sender, COUNT(*), SUM(tracked), {_share('SUM(tracked)', 'COUNT(*)')} FROM t GROUP BY sender
+    UNION ALL SELECT 'sender_domain', domain, COUNT(*), SUM(tracked), {_share('SUM(tracked)', 'COUNT(*)')}
+    FROM t GROUP BY domain
+"""
+PROVIDERS_SQL = f"""
+    INSERT INTO metrics_providers
+    SELECT COALESCE(NULLIF(provider, ''), '{UNATTRIBUTED}') AS p, COUNT(*), SUM(kind = 'beacon'),
+           SUM(kind = 'link'), COUNT(DISTINCT m), COUNT(DISTINCT sender),
+           {_share('COUNT(*)', '(SELECT COUNT(*) FROM cg_findings)')},
+           {_share('COUNT(DISTINCT m)', '(SELECT COUNT(*) FROM cg_messages)')}
+    FROM cg_findings GROUP BY p
+"""
+THIRD_PARTIES_SQL = f"""
+    INSERT INTO metrics_third_parties
+    WITH per AS (SELECT (SELECT COUNT(*) FROM cg_contacts x WHERE x.m = c.m) AS n FROM cg_messages c)
+    SELECT n, COUNT(*), {_share('COUNT(*)', '(SELECT COUNT(*) FROM cg_messages)')} FROM per GROUP BY n
+"""
+LEAKS_SQL = f"""
+    INSERT INTO metrics_leaks
+    WITH n AS (SELECT COUNT(*) AS total FROM cg_messages),
+    a AS (SELECT COUNT(DISTINCT m) AS leaking FROM cg_leaks)
+    SELECT 'all', '', a.leaking, n.total, {_share('a.leaking', 'n.total')} FROM a, n WHERE n.total > 0
+    UNION ALL
+    SELECT 'provider', COALESCE(NULLIF(provider, ''), '{UNATTRIBUTED}') AS p, COUNT(DISTINCT m), n.total,
+           {_share('COUNT(DISTINCT m)', 'n.total')} FROM cg_leaks, n GROUP BY p
+    UNION ALL
+    SELECT 'encoding', chain, COUNT(DISTINCT m), n.total, {_share('COUNT(DISTINCT m)', 'n.total')}
+    FROM cg_leaks, n GROUP BY chain
+"""
+SHARED_PROVIDERS_SQL = f"""
+    INSERT INTO metrics_sharing
+    SELECT 'provider', provider, '', COUNT(DISTINCT sender), COUNT(DISTINCT m), cg_sorted_sample(sender, {LIST_CAP})
+    FROM (SELECT provider, sender, m FROM cg_findings UNION ALL SELECT provider, sender, m FROM cg_leaks)
+    WHERE provider != '' GROUP BY provider HAVING COUNT(DISTINCT sender) >= 2
+"""
+# Every stored token value (any role), so values shared by senders are listed with their role.
+SHARED_TOKENS_SQL = f"""
+    INSERT INTO metrics_sharing
+    SELECT 'token', t.value, COALESCE(MIN(r.role), ''), COUNT(DISTINCT c.sender), COUNT(DISTINCT c.m),
+           cg_sorted_sample(c.sender, {LIST_CAP})
+    FROM url_tokens t JOIN cg_messages c ON c.m = t.message_sha256 LEFT JOIN tokens r ON r.value = t.value
+    GROUP BY t.value HAVING COUNT(DISTINCT c.sender) >= 2
+"""
+BROKERS_SQL = f"""
+    INSERT INTO metrics_brokers
+    WITH shared AS (
+      SELECT receiver, recipient, COUNT(*) AS n FROM (
+        SELECT receiver, recipient, value FROM cg_brokers WHERE value != ''
+        GROUP BY receiver, recipient, value HAVING COUNT(DISTINCT sender) >= 2)
+      GROUP BY receiver, recipient)
+    SELECT b.receiver, b.recipient, COUNT(DISTINCT b.sender), COUNT(DISTINCT b.m), SUM(b.via = 'leak'),
+           SUM(b.via = 'token'), COALESCE(MIN(s.n), 0), cg_sorted_sample(b.sender, {LIST_CAP}),
+           COALESCE(MIN(b.d), ''), COALESCE(MAX(b.d), ''), cg_sorted_sample(b.m, {EVIDENCE_CAP})
+    FROM cg_brokers b JOIN cg_broker_pairs p ON p.receiver = b.receiver AND p.recipient = b.recipient
+    LEFT JOIN shared s ON s.receiver = b.receiver AND s.recipient = b.recipient
+    GROUP BY b.receiver, b.recipient
+"""
+PROVIDER_SENDERS_SQL = """
+    SELECT DISTINCT sender, provider FROM (SELECT sender, provider FROM cg_findings
+                                           UNION ALL SELECT sender, provider FROM cg_leaks)
+    WHERE provider != '' ORDER BY sender, provider
+"""
+
+
+def provider_sender_graph(conn: sqlite3.Connection) -> nx.Graph:
+    """Bipartite, undirected: a sender is linked to every provider found in its mail."""
+    graph = nx.Graph()
+    pairs = conn.execute(PROVIDER_SENDERS_SQL).fetchall()
+    graph.add_nodes_from(sorted({f"sender:{s}" for s, _ in pairs} | {f"provider:{p}" for _, p in pairs}))
+    graph.add_edges_from((f"sender:{s}", f"provider:{p}") for s, p in pairs)
+    return graph
+
+
+def centrality_rows(graph: nx.Graph) -> list[CentralityRow]:
+    """Degree and betweenness centrality of the provider nodes (deterministic: sorted, seeded)."""
+    if graph.number_of_nodes() == 0:
+        return []
+    exact = graph.number_of_nodes() <= EXACT_LIMIT
+    k = None if exact else EXACT_LIMIT
+    between = nx.betweenness_centrality(graph, k=k, normalized=True, seed=0)
+    degree = nx.degree_centrality(graph)
+    method = "exact" if exact else f"sampled: {EXACT_LIMIT} source nodes, seed 0"
+    return [
+        CentralityRow(provider=n.removeprefix("provider:"), senders=graph.degree(n),
+                      degree=round(degree[n], 9), betweenness=round(between[n], 9), method=method)
+        for n in sorted(graph.nodes) if n.startswith("provider:")
+    ]
+
+
+def _fill(conn: sqlite3.Connection, *, findings: bool, beacons: bool) -> None:
+    if beacons:
+        conn.execute(PREVALENCE_SQL)
+    if findings:
+        conn.execute(PROVIDERS_SQL)
+        conn.execute(THIRD_PARTIES_SQL)
+    if has_table(conn, "leaks"):
+        conn.execute(LEAKS_SQL)
+    conn.execute(SHARED_PROVIDERS_SQL)
+    if has_table(conn, "url_tokens") and has_table(conn, "tokens"):
+        conn.execute(SHARED_TOKENS_SQL)
+    conn.execute(BROKERS_SQL)
+
+
+def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 - finalizer signature
+    """Recompute every ``metrics_*`` table from the case (a finalizer: idempotent)."""
+    conn = store.conn
+    conn.create_aggregate("cg_sorted_sample", 2, SortedSample)
+    findings = findings_sql(conn) is not None
+    prepare(conn)
+    try:
+        rows = centrality_rows(provider_sender_graph(conn))
+        with conn:
+            for table in METRIC_TABLES:
+                conn.execute(f'DELETE FROM "{table}"')
+            _fill(conn, findings=findings, beacons=has_beacon_source(conn))
+            store.insert(rows)
+    finally:
+        release(conn)

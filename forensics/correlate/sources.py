@@ -1,0 +1,311 @@
+"""Stage 4 (correlation): the case's evidence tables, normalised into a few temporary tables.
+
+The graph and the metrics read beacons, links, leaks and tokens through one small
+relation each, so that a column renamed by another stage is absorbed here (columns are
+looked up by name, as in ``report.facts``) and the filters (sender, provider, dates) are
+applied once, in SQL, before anything is aggregated:
+
+- ``cg_messages``: ``m`` (message hash), ``sender`` (first From address, lower-case),
+  ``sender_domain`` (its registered domain), ``recipient`` (whose mailbox), ``d`` (Date in
+  UTC, NULL when unknown);
+- ``cg_findings``: beacons and links (the tracking findings), ``kind`` ``beacon``/``link``,
+  with ``host``, ``rd``
+  (registered domain) and ``provider``, plus the message's sender and date;
+- ``cg_leaks``: identity leaks, with the identity (lower-case), the value written in the
+  URL (``value``) and the encoding ``chain``;
+- ``cg_contacts``: ``(m, rd)``, the third-party registered domains a message makes the
+  reader's client contact (every remote resource, beacon or not, and every link);
+- ``cg_tokens``: URL tokens whose case-wide role is in ``GRAPH_TOKEN_ROLES``;
+- ``cg_brokers``: identifiers of a recipient received by a third party (``BROKER_ROWS``),
+  and ``cg_broker_pairs``: the (third party, recipient) pairs seen from two senders or more.
+
+The tables live in SQLite's TEMP schema of the connection (on disk, not in memory), so
+a case with a million findings is never held in Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+
+from forensics.domains import registered_domain
+
+NO_SENDER = "(no sender)"
+# Roles of tokens that become graph nodes: values naming a person, a message or a campaign.
+# "repeated" and "undetermined" values say too little to be drawn (they stay in url_tokens).
+GRAPH_TOKEN_ROLES = ("recipient-identifier", "message-identifier", "campaign-identifier")
+RECIPIENT_ROLE = "recipient-identifier"
+
+TEMP_TABLES = ("cg_messages", "cg_findings", "cg_leaks", "cg_tokens", "cg_contacts", "cg_brokers",
+               "cg_broker_pairs")
+# Column names other stages may use for one meaning (the first present wins).
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "finding_id": ("finding_id", "id"),
+    "host": ("host", "receiving_host"),
+    "registered_domain": ("registered_domain", "domain"),
+    "provider": ("provider", "receiving_provider", "provider_name"),
+    "identity": ("identity", "identity_address"),
+    "value": ("matched", "written", "value"),
+    "chain": ("chain", "encoding_chain", "encoding"),
+}
+# Where beacons and links are stored: (table, kind expression). A ``beacons`` table, when a
+# case has one, holds the beacons; else they are the ``resources`` flagged ``is_beacon``.
+BEACONS = ("beacons", "'beacon'")
+RESOURCES = ("resources", "CASE WHEN t.is_beacon = 1 THEN 'beacon' ELSE 'resource' END")
+LINKS = ("links", "'link'")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selection:
+    """Which evidence to correlate. Empty fields select everything.
+
+    ``sender`` is an address (``news@shop.example``) or a registered domain
+    (``shop.example``); ``provider`` a provider name (case-insensitive); ``since``/``until``
+    are inclusive bounds on the message's Date (see ``utc_bound``). Messages without a
+    readable Date are left out as soon as either bound is given.
+    """
+
+    sender: str = ""
+    provider: str = ""
+    since: str = ""
+    until: str = ""
+
+
+def has_table(conn: sqlite3.Connection, table: str) -> bool:
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+    return found.fetchone() is not None
+
+
+def columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f'PRAGMA main.table_info("{table}")')]
+
+
+def pick(conn: sqlite3.Connection, table: str, meaning: str) -> str:
+    """An SQL expression for a meaning in ``table`` (aliased ``t``): its column, or ``''``."""
+    present = set(columns(conn, table))
+    for name in CANDIDATES[meaning]:
+        if name in present:
+            return f"COALESCE(CAST(t.\"{name}\" AS TEXT), '')"
+    return "''"
+
+
+@lru_cache(maxsize=65536)
+def first_address(text: str | None) -> str:
+    """The first address of a ``; ``-joined list, trimmed and lower-case."""
+    return (text or "").split(";", 1)[0].strip().lower()
+
+
+@lru_cache(maxsize=65536)
+def address_domain(address: str | None) -> str:
+    """Registered domain of an address (``news@mail.shop.example`` -> ``shop.example``)."""
+    host = (address or "").rpartition("@")[2]
+    return registered_domain(host) if "@" in (address or "") else ""
+
+
+def install_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the queries use (pure, so SQLite may treat them as deterministic)."""
+    conn.create_function("cg_first_address", 1, first_address, deterministic=True)
+    conn.create_function("cg_address_domain", 1, address_domain, deterministic=True)
+    conn.create_function("cg_registered_domain", 1, lambda h: registered_domain(h or ""), deterministic=True)
+
+
+def _finding_sources(conn: sqlite3.Connection, *, contacts: bool) -> list[tuple[str, str]]:
+    if has_table(conn, "beacons"):
+        found = [BEACONS] + ([("resources", "'resource'")] if contacts and has_table(conn, "resources") else [])
+    elif has_table(conn, "resources") and "is_beacon" in columns(conn, "resources"):
+        found = [RESOURCES]
+    else:
+        found = []
+    return found + ([LINKS] if has_table(conn, "links") else [])
+
+
+def findings_sql(conn: sqlite3.Connection, *, contacts: bool = False) -> str | None:
+    """Beacons and links as one relation ``(kind, f, m, host, rd, provider)``; None without either.
+
+    With ``contacts``, remote resources that are not beacons are included too, as kind
+    ``resource`` (every host a message makes the reader's client contact).
+    """
+    parts = []
+    for table, kind in _finding_sources(conn, contacts=contacts):
+        host = f"lower({pick(conn, table, 'host')})"
+        domain = pick(conn, table, "registered_domain")
+        where = " WHERE kind != 'resource'" if not contacts and table == "resources" else ""
+        parts.append(
+            f"SELECT * FROM (SELECT {kind} AS kind, {pick(conn, table, 'finding_id')} AS f, t.message_sha256 AS m, "
+            f"{host} AS host, COALESCE(NULLIF({domain}, ''), cg_registered_domain({host})) AS rd, "
+            f"{pick(conn, table, 'provider')} AS provider FROM \"{table}\" t){where}"
+        )
+    return " UNION ALL ".join(parts) if parts else None
+
+
+def has_beacon_source(conn: sqlite3.Connection) -> bool:
+    """Whether the case says which resources are beacons (else prevalence is unknown, not 0)."""
+    return has_table(conn, "beacons") or (has_table(conn, "resources") and "is_beacon" in columns(conn, "resources"))
+
+
+def _drop(conn: sqlite3.Connection) -> None:
+    for name in TEMP_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def utc_bound(text: str, *, end: bool) -> str:
+    """A date bound as the case writes dates (``2024-03-01T00:00:00Z``), inclusive.
+
+    ``2024-03-01`` means the whole day, ``2024-03`` the whole month (the start for a lower
+    bound, the end for an upper one); a time with an offset is converted to UTC.
+
+    Raises:
+        ValueError: not an ISO 8601 date or time.
+    """
+    try:
+        return _utc_bound(text.strip(), end=end)
+    except ValueError as e:
+        raise ValueError(f"not a date or time (YYYY-MM-DD, YYYY-MM or ISO 8601): {text!r}") from e
+
+
+def _utc_bound(value: str, *, end: bool) -> str:
+    if len(value) == 7:  # YYYY-MM
+        start = datetime.strptime(value, "%Y-%m")
+        if not end:
+            return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        nxt = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        return (nxt - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if len(value) == 10:
+        day = date.fromisoformat(value)
+        return f"{day.isoformat()}T{'23:59:59' if end else '00:00:00'}Z"
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _message_filter(sel: Selection) -> tuple[str, list[str]]:
+    clauses, params = ["1"], []
+    if sel.sender:
+        column = "sender" if "@" in sel.sender else "sender_domain"
+        clauses.append(f"{column} = ?")
+        params.append(sel.sender.strip().lower())
+    if sel.since:
+        clauses.append("d >= ?")
+        params.append(utc_bound(sel.since, end=False))
+    if sel.until:
+        clauses.append("d <= ?")
+        params.append(utc_bound(sel.until, end=True))
+    return " AND ".join(clauses), params
+
+
+def _create_messages(conn: sqlite3.Connection, sel: Selection) -> None:
+    recipients = has_table(conn, "message_recipients")
+    recipient = "COALESCE(NULLIF(lower(mr.recipient), ''), " if recipients else "COALESCE("
+    recipient += "NULLIF(cg_first_address(x.delivered_to), ''), cg_first_address(x.to_addrs))"
+    join = "LEFT JOIN message_recipients mr ON mr.message_sha256 = x.message_sha256" if recipients else ""
+    where, params = _message_filter(sel)
+    conn.execute(f"""
+        CREATE TEMP TABLE cg_messages AS SELECT * FROM (
+          SELECT x.message_sha256 AS m,
+                 COALESCE(NULLIF(cg_first_address(x.from_addr), ''), '{NO_SENDER}') AS sender,
+                 cg_address_domain(cg_first_address(x.from_addr)) AS sender_domain,
+                 {recipient} AS recipient, NULLIF(x.date_utc, '') AS d
+          FROM messages x {join}) WHERE {where} ORDER BY m""", params)
+    conn.execute("CREATE UNIQUE INDEX temp.cg_messages_m ON cg_messages (m)")
+
+
+def _provider_clause(sel: Selection, column: str) -> tuple[str, list[str]]:
+    return (f" AND lower({column}) = ?", [sel.provider.strip().lower()]) if sel.provider else ("", [])
+
+
+def _create_findings(conn: sqlite3.Connection, sel: Selection) -> None:
+    source = findings_sql(conn) or "SELECT '' AS kind, '' AS f, '' AS m, '' AS host, '' AS rd, '' AS provider WHERE 0"
+    clause, params = _provider_clause(sel, "x.provider")
+    conn.execute(f"""
+        CREATE TEMP TABLE cg_findings AS
+        SELECT x.kind, x.f, x.m, x.host, x.rd, x.provider, c.sender, c.sender_domain, c.d
+        FROM ({source}) x JOIN cg_messages c ON c.m = x.m WHERE 1{clause}""", params)
+
+
+def _create_contacts(conn: sqlite3.Connection) -> None:
+    source = findings_sql(conn, contacts=True) or "SELECT '' AS m, '' AS rd WHERE 0"
+    conn.execute(f"""CREATE TEMP TABLE cg_contacts AS SELECT DISTINCT x.m, x.rd FROM ({source}) x
+                     JOIN cg_messages c ON c.m = x.m WHERE x.rd != '' AND x.rd != c.sender_domain""")
+
+
+def _create_leaks(conn: sqlite3.Connection, sel: Selection) -> None:
+    if not has_table(conn, "leaks"):
+        conn.execute("CREATE TEMP TABLE cg_leaks (f, m, host, rd, provider, identity, value, chain, sender, sender_domain, d)")
+        return
+    clause, params = _provider_clause(sel, pick(conn, "leaks", "provider"))
+    host = f"lower({pick(conn, 'leaks', 'host')})"
+    conn.execute(f"""
+        CREATE TEMP TABLE cg_leaks AS
+        SELECT {pick(conn, 'leaks', 'finding_id')} AS f, t.message_sha256 AS m, {host} AS host,
+               COALESCE(NULLIF({pick(conn, 'leaks', 'registered_domain')}, ''), cg_registered_domain({host})) AS rd,
+               {pick(conn, 'leaks', 'provider')} AS provider, lower(trim({pick(conn, 'leaks', 'identity')})) AS identity,
+               {pick(conn, 'leaks', 'value')} AS value,
+               COALESCE(NULLIF({pick(conn, 'leaks', 'chain')}, ''), 'plain') AS chain,
+               c.sender, c.sender_domain, c.d
+        FROM leaks t JOIN cg_messages c ON c.m = t.message_sha256 WHERE 1{clause}""", params)
+
+
+def _create_tokens(conn: sqlite3.Connection, sel: Selection) -> None:
+    if not (has_table(conn, "url_tokens") and has_table(conn, "tokens")):
+        conn.execute("CREATE TEMP TABLE cg_tokens (f, m, host, rd, provider, value, role, recipient, sender, sender_domain, d)")
+        return
+    clause, params = _provider_clause(sel, "t.provider")
+    roles = ", ".join(f"'{r}'" for r in GRAPH_TOKEN_ROLES)
+    conn.execute(f"""
+        CREATE TEMP TABLE cg_tokens AS
+        SELECT DISTINCT t.finding_id AS f, t.message_sha256 AS m, lower(t.host) AS host,
+               COALESCE(NULLIF(t.registered_domain, ''), cg_registered_domain(t.host)) AS rd,
+               COALESCE(t.provider, '') AS provider, t.value, r.role,
+               COALESCE(NULLIF(lower(t.recipient), ''), c.recipient) AS recipient,
+               c.sender, c.sender_domain, c.d
+        FROM url_tokens t JOIN tokens r ON r.value = t.value JOIN cg_messages c ON c.m = t.message_sha256
+        WHERE r.role IN ({roles}){clause}""", params)
+
+
+# The data-broker view: a third party (provider, else registered domain) that receives an
+# identifier of one recipient (a leak of their address, or a recipient-identifier token)
+# from several senders. Rows where the receiver is the sender's own domain (and no
+# provider is named) are first-party and left out.
+_RECEIVER = "COALESCE(NULLIF(provider, ''), NULLIF(rd, ''), host)"
+BROKER_ROWS = f"""
+    SELECT {_RECEIVER} AS receiver, identity AS recipient, sender, m, d, 'leak' AS via, value, f
+    FROM cg_leaks WHERE identity != '' AND NOT (provider = '' AND rd = sender_domain)
+    UNION ALL
+    SELECT {_RECEIVER}, recipient, sender, m, d, 'token', value, f
+    FROM cg_tokens WHERE role = '{RECIPIENT_ROLE}' AND recipient != '' AND NOT (provider = '' AND rd = sender_domain)
+"""
+
+
+def _create_brokers(conn: sqlite3.Connection) -> None:
+    conn.execute(f"CREATE TEMP TABLE cg_brokers AS SELECT * FROM ({BROKER_ROWS}) WHERE receiver != ''")
+    conn.execute("""CREATE TEMP TABLE cg_broker_pairs AS SELECT receiver, recipient FROM cg_brokers
+                    GROUP BY receiver, recipient HAVING COUNT(DISTINCT sender) >= 2""")
+
+
+def prepare(conn: sqlite3.Connection, sel: Selection = Selection()) -> None:
+    """(Re)create the ``cg_*`` temporary tables for a selection of the case's evidence.
+
+    With a provider, only that provider's findings, leaks and tokens are kept, and only
+    the messages that carry at least one of them.
+    """
+    install_functions(conn)
+    _drop(conn)
+    _create_messages(conn, sel)
+    _create_findings(conn, sel)
+    _create_leaks(conn, sel)
+    _create_tokens(conn, sel)
+    _create_contacts(conn)
+    if sel.provider:
+        conn.execute("""DELETE FROM cg_messages WHERE m NOT IN (
+            SELECT m FROM cg_findings UNION SELECT m FROM cg_leaks UNION SELECT m FROM cg_tokens)""")
+    for name in ("cg_findings", "cg_leaks", "cg_tokens"):
+        conn.execute(f"CREATE INDEX temp.{name}_m ON {name} (m)")
+    _create_brokers(conn)
+
+
+def release(conn: sqlite3.Connection) -> None:
+    """Drop the temporary tables (their disk space is freed at once)."""
+    _drop(conn)
