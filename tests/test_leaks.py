@@ -257,3 +257,57 @@ def test_real_mail_known_leak(corpus: Path) -> None:
     first = [r for name, r in found if name.startswith("00001.")]
     assert [(r.identity, r.location, r.host) for r in first] == [
         ("mkettler@home.com", "query[email]", "www.fool.com")]
+
+
+# ---------------------------------------------------------------- end to end, through the scan
+
+
+def _extraction_registered() -> bool:
+    from forensics.stages import ANALYSERS
+
+    return ANALYSERS.index(analyse_leaks) > 1  # something runs before tokens and leaks
+
+
+needs_extraction = pytest.mark.skipif(not _extraction_registered(), reason="extraction stage not registered yet")
+
+
+def _scan_leaks(evidence: Path, out: Path, identities: tuple[str, ...], workers: int = 1) -> list[dict[str, object]]:
+    from forensics.pipeline import ScanOptions, scan
+    from forensics.report.csvout import QUERIES
+    from forensics.store import Store
+
+    scan([evidence], ScanOptions(out=out, workers=workers, settings=Settings(identities=identities)))
+    with Store(out) as store:
+        return [dict(r) for r in store.query(QUERIES["leaks"])]
+
+
+@needs_extraction
+def test_scan_finds_every_generated_leak(tmp_path: Path) -> None:
+    corpus = gen.write(tmp_path / "evidence")
+    rows = _scan_leaks(tmp_path / "evidence", tmp_path / "case", corpus.identities)
+    found = sorted((r["subject"], r["identity"], r["variant"], r["chain"], r["location"], r["party"]) for r in rows)
+    assert found == sorted((e.subject, e.identity, e.variant, e.chain, e.location, e.party) for e in corpus.leaks)
+
+
+@needs_extraction
+def test_scan_without_leaks_reports_none(tmp_path: Path) -> None:
+    corpus = gen.write(tmp_path / "evidence", leaks=False)
+    assert _scan_leaks(tmp_path / "evidence", tmp_path / "case", corpus.identities) == []
+
+
+@needs_extraction
+def test_scan_results_do_not_depend_on_workers(tmp_path: Path) -> None:
+    corpus = gen.write(tmp_path / "evidence")
+    one = _scan_leaks(tmp_path / "evidence", tmp_path / "one", corpus.identities, workers=1)
+    two = _scan_leaks(tmp_path / "evidence", tmp_path / "two", corpus.identities, workers=2)
+    assert one == two
+
+
+@needs_extraction
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_scan_of_real_newsletters_reports_only_real_leaks(corpus: Path, tmp_path: Path) -> None:
+    rows = _scan_leaks(corpus / "spamassassin-public-corpus" / "hard-ham-1", tmp_path / "case", ())
+    assert rows
+    for row in rows:  # the whole recipient address, written in the URL
+        assert unquote(str(row["matched"])).lower() == str(row["identity"]).lower(), row

@@ -127,3 +127,21 @@ def test_exports_run_and_are_ordered(tmp_path: Path) -> None:
 )
 def test_role_precedence(seen: _Seen, role: str) -> None:
     assert decide(seen)[0] == role
+
+
+def _extraction_registered() -> bool:
+    from forensics.stages import ANALYSERS
+
+    return ANALYSERS.index(analyse_tokens) > 0
+
+
+@pytest.mark.skipif(not _extraction_registered(), reason="extraction stage not registered yet")
+def test_scan_assigns_every_known_role(tmp_path: Path) -> None:
+    from forensics.pipeline import ScanOptions, scan
+
+    corpus = gen.write(tmp_path / "evidence")
+    options = ScanOptions(out=tmp_path / "case", settings=Settings(identities=corpus.identities))
+    scan([tmp_path / "evidence"], options)
+    with Store(tmp_path / "case") as store:
+        roles = _roles(store)
+    assert {v: roles.get(v) for v in corpus.roles} == corpus.roles
