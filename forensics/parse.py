@@ -30,6 +30,8 @@ MAX_NESTING = 20  # message/rfc822 inside message/rfc822; deeper is a defect, no
 MAX_PARTS = 2000  # parts walked per message; the rest is reported, not analysed
 _DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.I)
 _BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r|\n\r\n")
 
 
@@ -150,7 +152,12 @@ def _build(
 
 
 def decode_header_value(value: object) -> str:
-    """RFC 2047-decode a header value; undecodable bytes become U+FFFD, never an error."""
+    """Unfold and RFC 2047-decode a header value; undecodable bytes become U+FFFD, never
+    an error. Unfolding (RFC 5322 2.2.3) makes LF, CRLF and CR-only copies read alike."""
+    return _FOLD.sub("", _decode_header_value(value))
+
+
+def _decode_header_value(value: object) -> str:
     if isinstance(value, Header):  # compat32 wraps raw 8-bit headers; str() would lose them
         return "".join(_decode_chunk(c, known_charset(cs)) if isinstance(c, bytes) else c
                        for c, cs in decode_header(value))
@@ -183,7 +190,7 @@ def _decode_chunk(chunk: bytes, codec: str | None) -> str:
 
 def _unsurrogate(text: str) -> str:
     """compat32 keeps raw 8-bit header bytes as surrogates; decode them as UTF-8 or Latin-1."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii() or not _SURROGATE.search(text):  # the common case, checked in C
         return text
     raw = text.encode("utf-8", "surrogateescape")
     try:
