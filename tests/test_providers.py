@@ -19,6 +19,7 @@ from forensics.providers import (
 )
 from forensics.providers.kb import KnowledgeBaseError, load, parse_files
 from forensics.providers.matcher import host_keys, shape_segment, split_url
+from forensics.records import Message
 
 KB = load()
 PROVIDERS = KB.providers
@@ -26,7 +27,7 @@ URL_EXAMPLES = [(p.id, url) for p in PROVIDERS for url in p.examples]
 HEADER_EXAMPLES = [(p.id, ex) for p in PROVIDERS for ex in p.header_examples]
 
 
-def headers_message(headers: dict[str, str] | tuple[tuple[str, str], ...], sender: str = "news@example.com") -> object:
+def headers_message(headers: dict[str, str] | tuple[tuple[str, str], ...], sender: str = "news@example.com") -> Message:
     pairs = headers.items() if isinstance(headers, dict) else headers
     block = f"From: Brand <{sender}>\nSubject: hello\n" + "".join(f"{k}: {v}\n" for k, v in pairs)
     return message_from_headers(block.encode(), "inline")
@@ -337,6 +338,10 @@ def test_host_keys_cover_suffixes_and_digit_runs() -> None:
 ])
 def test_shapes_are_bucketed_by_their_literal_first_segment(pattern: str, segment: str | None) -> None:
     assert shape_segment(pattern) == segment
+
+
+def test_a_host_given_with_port_and_case_is_normalised() -> None:
+    assert attribute_url("https://x/wf/open?upn=abc", "U123.CT.SendGrid.net:443").provider_id == "sendgrid"
 
 
 def test_attribution_never_raises_on_junk() -> None:

@@ -54,7 +54,10 @@ def split_url(url: str, host: str = "") -> UrlParts:
         netloc_host = parts.hostname or ""
     except ValueError:
         parts, netloc_host = urlsplit(""), ""
-    name = (host or netloc_host).strip().strip(".").lower()
+    name = (host or netloc_host).strip().lower()
+    if name.count(":") == 1:
+        name = name.partition(":")[0]  # a caller's host with a port; IPv6 literals keep theirs
+    name = name.strip(".")
     return UrlParts(host=name, path=parts.path or "/", query=parts.query,
                     pairs=tuple(_query_pairs(parts.query)), keys=tuple(host_keys(name)))
 
