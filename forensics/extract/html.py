@@ -356,7 +356,7 @@ def _walk_fragment(inner: str, outer: _Walker, label: str, inherited: str) -> li
     walker = _Walker(outer.part, outer.budget, outer.sheet, label, inherited, outer.depth + 1)
     walker.order = outer.order
     if tree.root is not None:
-        walker.walk(tree.root)
+        walker.walk(tree.root.parent or tree.root)
     outer.order = walker.order
     if walker.last_image is not None:
         outer.last_image = None  # images inside a comment are never the body's last element
@@ -502,6 +502,6 @@ def part_refs(html: str, part: int, budget: Budget) -> PartRefs:
     if sheet.truncated:
         budget.note(f"style-truncated-at-{css.MAX_CSS_CHARS}-chars")
     walker = _Walker(part, budget, sheet, "", "", 0)
-    walker.walk(root)
+    walker.walk(root.parent or root)  # the document node: comments before <html> count too
     _mark_last(walker)
     return PartRefs(part=part, base=_base(tree), refs=tuple(walker.refs), elements=budget.elements - start)

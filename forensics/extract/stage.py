@@ -146,7 +146,7 @@ def _link_row(message: Message, seq: int, place: _Placed, sender: str) -> LinkRo
     ref, tgt = place.ref, place.target
     url = tgt.resolved
     verdict = links.classify(url, lambda u, h: attribute_url(u, h, message), ping=ref.location.endswith("@ping"))
-    final_host = host_of(verdict.final)
+    final_host = target(verdict.final).host or host_of(verdict.final)
     final_domain = _domain(final_host)
     chain = [h.url for h in verdict.unwrapped.hops] + [verdict.final]
     return LinkRow(

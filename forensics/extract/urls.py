@@ -84,13 +84,19 @@ def target(raw: str, base: str = "") -> Target:
         return _target("script", "", scheme)
     if not scheme:
         return _target("relative", "", "")
-    host = host_of(url)
+    host = host_of(url) if scheme != "mailto" else _mailto_host(url)
     remote = scheme in REMOTE_SCHEMES or (scheme == "file" and host not in ("", "localhost"))
     if remote and host:
         return Target(category="remote", resolved=url, scheme=scheme, host=host,
                       registered_domain=registered_domain(host))
     return Target(category="other", resolved=url, scheme=scheme, host=host,
                   registered_domain=registered_domain(host) if host else "")
+
+
+def _mailto_host(url: str) -> str:
+    """The domain of the first address of a mailto: URL."""
+    address = url[len("mailto:"):].partition("?")[0].split(",")[0]
+    return address.rpartition("@")[2].strip().strip(".").lower() if "@" in address else ""
 
 
 def _target(category: str, resolved: str, scheme: str) -> Target:

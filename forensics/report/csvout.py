@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from forensics.extract import export as extract_export
 from forensics.report.safe import neutralise_cell
 from forensics.report.tables import export_plan, iter_rows
 from forensics.store import Store
@@ -58,6 +59,12 @@ QUERIES: dict[str, str] = {
                provider_list, host_list, locations, chains
         FROM tokens ORDER BY role, value
     """,
+    # extraction (forensics/extract/export.py): every remote resource, the beacons among
+    # them, every link and every header finding
+    "resources": extract_export.RESOURCES,
+    "beacons": extract_export.BEACONS,
+    "links": extract_export.LINKS,
+    "header_findings": extract_export.HEADER_FINDINGS,
 }
 
 
