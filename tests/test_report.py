@@ -64,8 +64,10 @@ def test_bare_case_exports_what_exists_and_no_more(bare_case: Path) -> None:
     conn = sqlite3.connect(bare_case / "case.sqlite")
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert BASE_FILES <= tables
-    assert {p.stem for p in bare_case.glob("*.csv")} == tables - {"meta", "shards"} | {"timeline"}
-    assert {p.stem for p in bare_case.glob("*.jsonl")} == tables - {"meta", "shards"}
+    exports = {e.name for e in export_plan(conn, QUERIES)}
+    assert tables - {"meta", "shards"} <= exports  # every table, plus named views (beacons...)
+    assert {p.stem for p in bare_case.glob("*.csv")} == exports | {"timeline"}
+    assert {p.stem for p in bare_case.glob("*.jsonl")} == exports
 
 
 def test_absent_tables_export_nothing(bare_case: Path, tmp_path: Path) -> None:

@@ -61,25 +61,34 @@ def insert(conn: sqlite3.Connection, table: str, row: dict[str, object], key: tu
 
 
 def add_findings(out: Path, port: int = 9) -> None:
-    """Beacons, links, leaks and tokens on every message of a scanned case (as later stages would)."""
+    """Known beacons, links, leaks and tokens on every message of a scanned case.
+
+    Whatever the real stages found is replaced, so the report's figures are known exactly.
+    """
     with Store(out) as store, store.conn:
         conn = store.conn
+        for table in ("resources", "beacons", "links", "leaks", "tokens"):
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+                conn.execute(f'DELETE FROM "{table}"')
         for i, (sha, _sender) in enumerate(_messages(store)):
             provider = ["Mailchimp", "SendGrid", ""][i % 3]
             url = f"http://127.0.0.1:{port}/o/{sha[:12]}?u==cmd|calc"
-            insert(conn, "beacons", {
-                "finding_id": f"{sha[:16]}:r0", "message_sha256": sha, "location": "img@src", "url": url,
-                "unwrapped": url, "host": "127.0.0.1", "registered_domain": "127.0.0.1",
-                "signals": "size<=2px; id-in-path", "confidence": 0.9, "party": "third-party",
-                "provider": provider, "layer": "host" if provider else "unknown",
-                "rule_id": f"{provider.lower()}.open" if provider else ""}, ("finding_id",))
+            insert(conn, "resources", {
+                "finding_id": f"{sha[:16]}-r00000", "message_sha256": sha, "seq": 0, "part": 0,
+                "location": "img@src", "element": "img", "url": url, "resolved": url, "unwrapped": url,
+                "host": "127.0.0.1", "registered_domain": "127.0.0.1", "signals": "size<=2px; id-in-path",
+                "confidence": 0.9, "is_beacon": 1, "party": "third-party", "provider": provider,
+                "provider_layer": "host" if provider else "unknown",
+                "provider_rule": f"{provider.lower()}.open" if provider else "",
+                "provider_reason": "host rule" if provider else ""}, ("finding_id",))
             insert(conn, "links", {
-                "finding_id": f"{sha[:16]}:l0", "message_sha256": sha,
-                "url": f"http://127.0.0.1:{port}/c?to=https://shop.example/", "unwrapped": "https://shop.example/",
-                "host": "127.0.0.1", "registered_domain": "127.0.0.1", "provider": "SendGrid", "layer": "path",
-                "rule_id": "sendgrid.click"}, ("finding_id",))
+                "finding_id": f"{sha[:16]}-l00000", "message_sha256": sha, "seq": 0, "part": 0,
+                "location": "a@href", "url": f"http://127.0.0.1:{port}/c?to=https://shop.example/",
+                "unwrapped": "https://shop.example/", "host": "127.0.0.1", "registered_domain": "127.0.0.1",
+                "classification": "tracked-redirect", "provider": "SendGrid", "provider_layer": "path",
+                "provider_rule": "sendgrid.click", "provider_reason": "path shape"}, ("finding_id",))
             insert(conn, "leaks", {
-                "message_sha256": sha, "finding_id": f"{sha[:16]}:r0", "slot": 0, "kind": "resource",
+                "message_sha256": sha, "finding_id": f"{sha[:16]}-r00000", "slot": 0, "kind": "resource",
                 "is_beacon": 1, "location": "query[u]", "identity": "victim@example.org",
                 "chain": ["md5", "base64", "sha256 > hex"][i % 3], "url": url, "unwrapped": url,
                 "host": "127.0.0.1", "registered_domain": "127.0.0.1", "provider": provider,

@@ -89,6 +89,18 @@ FILES: dict[str, dict[str, str]] = {
     },
 }
 
+# Stages that document their own columns elsewhere: the dictionary points there.
+for _name, _about in (
+    ("resources", "every remote resource a mail client would load (columns: docs/extraction.md)"),
+    ("beacons", "the resources flagged as beacons (`resources` with is_beacon = 1; columns: docs/extraction.md)"),
+    ("links", "every link and where it leads (columns: docs/extraction.md)"),
+    ("header_findings", "read-receipt requests and List-Unsubscribe entries (columns: docs/extraction.md)"),
+    ("leaks", "a recipient identity found in a URL, and how it was encoded"),
+    ("tokens", "URL tokens across the case, with their role (recipient, message, campaign identifier)"),
+    ("url_tokens", "every token of every URL, with its decoding chain"),
+):
+    FILES.setdefault(_name, {"": _about})
+
 NOTES = """\
 All files are UTF-8. CSV files use a header row, CRLF line ends and RFC 4180 quoting; a
 cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or

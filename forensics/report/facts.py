@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from forensics.report.tables import has_table, table_columns
 
-FINDING_TABLES = ("beacons", "links")
+# Beacons are the remote resources extraction flagged (``resources.is_beacon``); a case
+# with a plain ``beacons`` table (older or synthetic) is read as it is.
+BEACON_SOURCES = (("resources", "is_beacon = 1"), ("beacons", "1"))
 # Column names each stage may use for the same meaning (first present wins).
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "finding_id": ("finding_id", "id"),
@@ -23,9 +25,9 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "host": ("host", "receiving_host"),
     "registered_domain": ("registered_domain", "domain"),
     "provider": ("provider", "receiving_provider", "provider_name"),
-    "rule_id": ("rule_id", "rule"),
-    "layer": ("layer", "attribution_layer"),
-    "reason": ("attribution_reason", "reason", "signals"),
+    "rule_id": ("provider_rule", "rule_id", "rule"),
+    "layer": ("provider_layer", "layer", "attribution_layer"),
+    "reason": ("provider_reason", "attribution_reason", "reason", "signals"),
     "confidence": ("confidence",),
     "party": ("party", "first_party"),
     "identity": ("identity", "identity_address"),
@@ -44,17 +46,39 @@ def pick(conn: sqlite3.Connection, table: str, meaning: str) -> str:
     return "''"
 
 
+def beacons_sql(conn: sqlite3.Connection) -> tuple[str, str] | None:
+    """(table, condition) of the beacon rows, or None when the case has no beacon data."""
+    for table, where in BEACON_SOURCES:
+        if has_table(conn, table):
+            return table, where
+    return None
+
+
+def _finding_sources(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    sources = []
+    beacons = beacons_sql(conn)
+    if beacons:
+        sources.append(("beacon", *beacons))
+    if has_table(conn, "links"):
+        sources.append(("link", "links", "1"))
+    return sources
+
+
 def findings_sql(conn: sqlite3.Connection) -> str | None:
-    """Beacons and links as one normalised relation (None when neither table exists)."""
+    """Beacons and links as one normalised relation (None when neither exists)."""
     parts = []
-    for table in FINDING_TABLES:
-        if not has_table(conn, table):
-            continue
+    for kind, table, where in _finding_sources(conn):
         fields = ", ".join(f"{pick(conn, table, m)} AS {m}" for m in (
             "finding_id", "location", "url", "unwrapped", "host", "registered_domain",
             "provider", "rule_id", "layer", "reason", "confidence", "party"))
-        parts.append(f"SELECT '{table[:-1]}' AS kind, t.message_sha256, {fields} FROM \"{table}\" t")
+        parts.append(f"SELECT '{kind}' AS kind, t.message_sha256, {fields} FROM \"{table}\" t WHERE {where}")
     return " UNION ALL ".join(parts) if parts else None
+
+
+def _beacon_messages(conn: sqlite3.Connection) -> str | None:
+    """SQL for the distinct messages with at least one beacon."""
+    beacons = beacons_sql(conn)
+    return f'SELECT DISTINCT message_sha256 FROM "{beacons[0]}" WHERE {beacons[1]}' if beacons else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,7 +154,7 @@ def _one(conn: sqlite3.Connection, sql: str) -> int:
 
 def summary(conn: sqlite3.Connection) -> Summary:
     f = findings_sql(conn)
-    beacons = has_table(conn, "beacons")
+    beacons = _beacon_messages(conn)
     return Summary(
         messages=_one(conn, "SELECT COUNT(*) FROM messages"),
         copies=_one(conn, "SELECT COUNT(*) FROM occurrences"),
@@ -138,7 +162,7 @@ def summary(conn: sqlite3.Connection) -> Summary:
         inputs=_one(conn, "SELECT COUNT(*) FROM inputs WHERE status != 'skipped'"),
         skipped_files=_one(conn, "SELECT COUNT(*) FROM inputs WHERE status = 'skipped'"),
         problems=_one(conn, "SELECT COUNT(*) FROM problems WHERE severity != 'skipped'"),
-        tracked=_one(conn, "SELECT COUNT(DISTINCT message_sha256) FROM beacons") if beacons else None,
+        tracked=_one(conn, f"SELECT COUNT(*) FROM ({beacons})") if beacons else None,
         tracked_links=_one(conn, f"SELECT COUNT(DISTINCT message_sha256) FROM ({f}) WHERE kind = 'link' AND provider != ''") if f else None,
         providers=_one(conn, f"SELECT COUNT(DISTINCT provider) FROM ({f}) WHERE provider != ''") if f else None,
         leaked_messages=_one(conn, "SELECT COUNT(DISTINCT message_sha256) FROM leaks") if has_table(conn, "leaks") else None,
@@ -155,11 +179,12 @@ def _provider_expr() -> str:
 
 def prevalence_by_month(conn: sqlite3.Connection) -> list[Month] | None:
     """Share of messages with a beacon per month of their Date header (None: no beacon data)."""
-    if not has_table(conn, "beacons"):
+    beacons = _beacon_messages(conn)
+    if beacons is None:
         return None
-    rows = conn.execute("""
+    rows = conn.execute(f"""
         SELECT substr(m.date_utc, 1, 7) AS month, COUNT(*), SUM(b.message_sha256 IS NOT NULL)
-        FROM messages m LEFT JOIN (SELECT DISTINCT message_sha256 FROM beacons) b
+        FROM messages m LEFT JOIN ({beacons}) b
           ON b.message_sha256 = m.message_sha256
         WHERE m.date_utc != '' GROUP BY month ORDER BY month""")
     return [Month(month=r[0], messages=r[1], tracked=r[2] or 0) for r in rows]

@@ -75,7 +75,7 @@ def _cell(column: str, value: object, messages: dict[str, sqlite3.Row]) -> str:
     text = "" if value is None else str(value)
     if column in ("message_sha256", "message") and text:
         return _message_cell(text, messages.get(text))
-    if column == "rule_id" and text:
+    if column in ("rule_id", "provider_rule") and text:
         return f'<td><a href="#{anchor("rule", text)}">{esc(text)}</a></td>'
     if isinstance(value, (int, float)):
         return f'<td class="num">{esc(text)}</td>'
