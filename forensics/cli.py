@@ -24,6 +24,7 @@ EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
 EXIT_EVIDENCE_CHANGED = 4
 EXIT_STRICT = 5
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     help="Offline forensic analysis of e-mail tracking (spy pixels, click trackers, "
@@ -71,6 +72,9 @@ def scan_command(
     try:
         with _progress(quiet or as_json) as hook:
             result = scan(paths, options, progress=hook)
+    except KeyboardInterrupt as e:  # typer would exit 130 silently; say how to go on
+        typer.echo("Interrupted: finished shards are kept; run the same scan again to resume.", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from e
     except EvidenceChanged as e:
         raise _fail(str(e), EXIT_EVIDENCE_CHANGED) from e
     except (ReadError, UnsafeOutput) as e:

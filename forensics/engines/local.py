@@ -41,17 +41,37 @@ def mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _init_worker() -> None:
-    """Ctrl-C is the parent's to handle; a worker whose parent died (kill -9) exits."""
+def _init_worker(main_pid: int) -> None:
+    """Ctrl-C is the main process's to handle; a worker whose main process died (kill -9) exits.
+
+    Watching the parent is not enough: a forkserver worker's parent is the forkserver,
+    which lives as long as its workers, and the workers' task queue never reports the
+    writer's death (each worker holds a copy of its write end).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while _alive(main_pid):
             time.sleep(_ORPHAN_POLL_SECONDS)
-        os._exit(3)  # orphaned: nobody will read our results
+        os._exit(3)  # nobody will read our results
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a killed one may linger as a zombie until its parent reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):  # no /proc (macOS): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 class LocalEngine:
@@ -113,7 +133,9 @@ class LocalEngine:
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(), initializer=_init_worker)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp_context(), initializer=_init_worker, initargs=(os.getpid(),)
+    )
 
 
 def _run_isolated(task: Task, settings: Settings) -> TaskResult:
