@@ -144,6 +144,7 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
         todo = [s for s in shards if s.shard_id not in done]
         tasks = tasks_of(todo, sizes, BATCH_BYTES, BATCH_FILES)
         _run(store, engine.run(tasks, options.settings), len(todo), progress)
+        store.analyze()
         run_finalizers(store, options.settings)
         verify_unchanged(planned)
         finished = utc_now()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -56,6 +57,27 @@ def create_table_sql(row_type: type[Row]) -> str:
     return f'CREATE TABLE IF NOT EXISTS "{row_type.TABLE}" ({", ".join(columns)}, PRIMARY KEY ({key}))'
 
 
+def index_columns(row_type: type[Row]) -> list[tuple[str, ...]]:
+    """Secondary indexes: a row class's own ``INDEXES``, and ``message_sha256`` wherever it is a
+    column but not the first of the key, because every case-wide stage joins on it and
+    without an index such a join scans the table once per row (quadratic in the case size).
+    """
+    wanted = [tuple(cols) for cols in getattr(row_type, "INDEXES", ())]
+    names = [f.name for f in dataclasses.fields(row_type)]
+    if "message_sha256" in names and row_type.KEY[:1] != ("message_sha256",):
+        wanted.append(("message_sha256",))
+    return list(dict.fromkeys(wanted))
+
+
+def create_index_sql(row_type: type[Row], columns: tuple[str, ...]) -> str:
+    name = f'idx_{row_type.TABLE}_{"_".join(columns)}'
+    cols = ", ".join(f'"{c}"' for c in columns)
+    return f'CREATE INDEX IF NOT EXISTS "{name}" ON "{row_type.TABLE}" ({cols})'
+
+
+_PLAIN = frozenset({str, int, float, type(None), bytes})  # stored as they are
+
+
 def _cell(value: object) -> object:
     if isinstance(value, bool):
         return int(value)
@@ -83,8 +105,17 @@ def encode_findings(findings: Findings) -> EncodedRows:
             by_type.setdefault(type(row), []).append(row)
         for row_type, group in by_type.items():
             columns = tuple(f.name for f in dataclasses.fields(row_type))
-            encoded.append((table, columns, [tuple(_cell(getattr(r, c)) for c in columns) for r in group]))
+            values = operator.attrgetter(*columns) if len(columns) > 1 else _single(columns[0])
+            # The type test inline, not a call per value: this runs for every cell of the case.
+            encoded.append((table, columns, [
+                tuple([v if type(v) in _PLAIN else _cell(v) for v in values(r)]) for r in group
+            ]))
     return encoded
+
+
+def _single(column: str) -> Any:
+    getter = operator.attrgetter(column)
+    return lambda row: (getter(row),)
 
 
 class Store:
@@ -111,6 +142,8 @@ class Store:
             )
             for row_type in ROW_TYPES:
                 self.conn.execute(create_table_sql(row_type))
+                for columns in index_columns(row_type):
+                    self.conn.execute(create_index_sql(row_type, columns))
 
     def close(self) -> None:
         self.conn.close()
@@ -150,6 +183,16 @@ class Store:
 
     def done_shards(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT shard_id FROM shards")}
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics (bounded sampling) before case-wide SQL stages.
+
+        Without them SQLite may join a large table through an automatic index when a
+        declared index makes the query linear.
+        """
+        self.conn.execute("PRAGMA analysis_limit=1000")
+        self.conn.execute("ANALYZE")
+        self.conn.commit()
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
