@@ -99,8 +99,8 @@ _IMPRESSIONS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
 _TRACKING_WORD = re.compile(r"(?:^|[/._=-])(?:open|track\w*|trace|trk|beacon|count(?:er)?|impression|imp)(?:$|[/._?=&-])", re.I)
 _AD_HOST_LABELS = frozenset({"ad", "ads", "adserver", "adserv", "adsrv", "adimg", "adimage"})
 _SPACER_NAME = re.compile(
-    r"^(?:spacer|space|spc|clear|clr|blank|trans|transparent|shim|dot|empty|1x1|pix|pixel|x|s|b|sp|"
-    r"null|nothing|speck|filler|gap|line)[\w-]*\.(?:gif|png)$", re.I)
+    r"^(?:(?:spacer|space|spc|clear|clr|blank|trans|transparent|shim|empty|1x1|pixel|null|nothing|speck|"
+    r"filler)[\w-]*|(?:s|b|x|sp|px|pix|dot|line|gap)\d*)\.(?:gif|png)$", re.I)
 Adder = Callable[[str, float], None]
 _IMAGE_KINDS = frozenset({"image"})
 _OPEN_ROLES = frozenset({"open", "beacon", "pixel", "impression"})

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from forensics.extract import params, wrappers
+from forensics.extract.urls import host_of
 from forensics.providers import Attribution
 
 DIRECT, TRACKED, TRACKED_ID, PING = "direct", "tracked-redirect", "tracked-redirect-identifier", "tracked-ping"
@@ -81,13 +82,6 @@ def text_urls(text: str, limit: int) -> list[str]:
     return out
 
 
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").strip(".")
-    except ValueError:
-        return ""
-
-
 def _path_query(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -111,7 +105,7 @@ def classify(url: str, attribute: Attribute, *, ping: bool = False) -> LinkVerdi
         signals.append(f"note:unwrapping-stopped-after-{wrappers.MAX_HOPS}-hops")
     redirects = [h for h in unwrapped.hops if h.kind == wrappers.REDIRECT]
     tracker = redirects[0].url if redirects else unwrapped.final
-    attribution = attribute(tracker, _host(tracker))
+    attribution = attribute(tracker, host_of(tracker))
     evidence_urls = [h.residue for h in redirects]
     tracked = bool(redirects)
     final = unwrapped.final
@@ -137,7 +131,7 @@ def _opaque(url: str, attribution: Attribution, signals: list[str], evidence_url
     elif role in _CLICK_ROLES:
         signals.append(f"provider:{attribution.rule_id}:{role}")
     else:
-        label = _host(url).split(".", 1)[0]
+        label = host_of(url).split(".", 1)[0]
         if label not in _TRACKER_LABELS or not params.inspect(url).identifiers:
             return False, final
         signals.append(f"tracker-host-label:{label}")

@@ -16,6 +16,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 # name -> (owner, purpose). Purpose "recipient" means the value identifies the reader (or
@@ -116,6 +117,11 @@ _STATIC_FILE = re.compile(r"\.(?:gif|png|jpe?g|webp|bmp|svg|ico|css|js|swf|woff2
 # address the CDN's cache, the same for every reader.
 _CDN_HOSTS = ("akamai.net", "akamaihd.net", "akamaitech.net")
 _CDN_PREFIX_SEGMENTS = 4
+_DIGIT = re.compile(r"\d")
+_ALPHA = re.compile(r"[A-Za-z]")
+_LOWER_UPPER = re.compile(r"[a-z](?=[A-Z])")
+# a class change inside an id: digit<->letter, or lower->upper case
+_CHANGE = re.compile(r"\d(?=[A-Za-z])|[A-Za-z](?=\d)|[a-z](?=[A-Z])")
 MIN_RANDOM_ENTROPY = 3.0  # bits per character: typical of ids, rare in words and file names
 
 
@@ -221,18 +227,15 @@ def _embedded_number(value: str) -> str:
 
 def _case_mixed(value: str) -> bool:
     """Upper case after lower case inside a word more than once (``vdKWfulJxTQ``, not ``News``)."""
-    return sum(1 for a, b in zip(value, value[1:]) if a.islower() and b.isupper()) >= 2
+    return len(_LOWER_UPPER.findall(value)) >= 2
 
 
 def _mixed(value: str) -> bool:
     """Letters and digits interleaved, as in generated ids (not ``newsletter-july``)."""
-    digits = sum(c.isdigit() for c in value)
-    letters = sum(c.isalpha() for c in value)
-    if digits < 2 or letters < 2:
+    digits = len(_DIGIT.findall(value))
+    if digits < 2 or len(_ALPHA.findall(value)) < 2:
         return False
-    changes = sum(1 for a, b in zip(value, value[1:]) if (a.isdigit() != b.isdigit() and a.isalnum()
-                  and b.isalnum()) or (a.islower() and b.isupper()))
-    return changes * 4 >= len(value)
+    return len(_CHANGE.findall(value)) * 4 >= len(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,8 +251,13 @@ class UrlEvidence:
         return bool(self.identifiers)
 
 
+@lru_cache(maxsize=8192)
 def inspect(url: str) -> UrlEvidence:
-    """Identifier-bearing parts, tracking parameters and cache busters of one URL."""
+    """Identifier-bearing parts, tracking parameters and cache busters of one URL.
+
+    Cached: a link is inspected as a hop, as a destination and as a redirector's residue,
+    and the same tracking URLs recur across a mailbox.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from forensics.analyse import MessageContext, Settings
@@ -30,6 +31,11 @@ _COUNTED = ("cid", "data", "relative")
 
 def _json(items: Sequence[str]) -> str:
     """A JSON list, compact, in the same form SQLite's json functions write."""
+    return _json_tuple(tuple(items))
+
+
+@lru_cache(maxsize=4096)
+def _json_tuple(items: tuple[str, ...]) -> str:
     return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
 
 
@@ -99,54 +105,82 @@ def _path_query(url: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Prepared:
-    """A remote resource with the URL it really fetches and what that URL carries."""
+class _UrlFacts:
+    """What one resource URL is, whatever element references it (computed once per message)."""
 
-    place: _Placed
     unwrapped: wrappers.Unwrapped
     host: str
     evidence: params.UrlEvidence
     template: str
+    attribution: Attribution
+    shape: beacons.UrlShape
+    embedded: bool
 
 
-def _prepare(place: _Placed) -> _Prepared:
-    unwrapped = wrappers.unwrap(place.target.resolved, follow_redirects=False)
-    evidence = params.inspect(unwrapped.final)
-    return _Prepared(place=place, unwrapped=unwrapped, host=host_of(unwrapped.final) or place.target.host,
-                     evidence=evidence, template=params.template(unwrapped.final, evidence))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Prepared:
+    place: _Placed
+    facts: _UrlFacts
+
+
+def _url_facts(resolved: str, fallback_host: str, message: Message) -> _UrlFacts:
+    unwrapped = wrappers.unwrap(resolved, follow_redirects=False)
+    final = unwrapped.final
+    host = host_of(final) or fallback_host
+    evidence = params.inspect(final)
+    path_query, path = _path_query(final)
+    return _UrlFacts(unwrapped=unwrapped, host=host, evidence=evidence, template=params.template(final, evidence),
+                     attribution=attribute_url(final, host, message),
+                     shape=beacons.url_shape(host, path_query, path), embedded=bool(wrappers.unwrap(final).hops))
+
+
+def _prepare(places: list[_Placed], message: Message) -> list[_Prepared]:
+    """Facts of every resource URL; a spacer referenced 80 times is looked at once."""
+    cache: dict[str, _UrlFacts] = {}
+    out: list[_Prepared] = []
+    for place in places:
+        resolved = place.target.resolved
+        facts = cache.get(resolved)
+        if facts is None:
+            facts = cache[resolved] = _url_facts(resolved, place.target.host, message)
+        out.append(_Prepared(place=place, facts=facts))
+    return out
 
 
 def _resource_row(message: Message, seq: int, prep: _Prepared, repeats: int, same_shape: int,
                   sender: str) -> ResourceRow:
-    ref, tgt, final, evidence = prep.place.ref, prep.place.target, prep.unwrapped.final, prep.evidence
-    attribution = attribute_url(final, prep.host, message)
-    path_query, path = _path_query(final)
-    shape = beacons.url_shape(prep.host, path_query, path)
-    embedded = bool(wrappers.unwrap(final).hops)
-    verdict = beacons.judge(ref, shape, evidence, repeats, same_shape, embedded,
+    facts = prep.facts
+    ref, tgt, final, evidence = prep.place.ref, prep.place.target, facts.unwrapped.final, facts.evidence
+    attribution = facts.attribution
+    verdict = beacons.judge(ref, facts.shape, evidence, repeats, same_shape, facts.embedded,
                             getattr(attribution, "role", ""), attribution.rule_id)
     signals = _json(verdict.signals)
     return ResourceRow(
         finding_id=finding_id(message.message_sha256, "r", seq), message_sha256=message.message_sha256,
         seq=seq, part=ref.part, location=ref.location, element=ref.element, resource_kind=ref.resource_kind,
         conditional=ref.conditional, url=ref.raw, resolved=tgt.resolved, unwrapped=final,
-        wrappers=prep.unwrapped.wrappers(), host=tgt.host, registered_domain=tgt.registered_domain,
+        wrappers=facts.unwrapped.wrappers(), host=tgt.host, registered_domain=tgt.registered_domain,
         party=party(tgt.registered_domain, sender), declared_width=ref.width, declared_height=ref.height,
         hidden=ref.hidden, last_in_body=int(ref.last_in_body), repeats_in_message=repeats,
         same_shape_in_message=same_shape, identifiers=_json([i.label() for i in evidence.identifiers]),
         tracking_params=_json(list(dict.fromkeys(t.name for t in evidence.tracking))),
-        url_template=prep.template, signals_local=signals, miss_local=verdict.miss,
+        url_template=facts.template, signals_local=signals, miss_local=verdict.miss,
         damp_local=verdict.damp, strong=int(verdict.strong), has_identifier=int(evidence.has_identifier),
         url_messages=0, template_messages=0, host_messages=0, signals=signals,
         confidence=verdict.confidence, is_beacon=int(verdict.is_beacon), **_provider_fields(attribution),
     )
 
 
-def _link_row(message: Message, seq: int, place: _Placed, sender: str) -> LinkRow:
+def _link_row(message: Message, seq: int, place: _Placed, sender: str,
+              cache: dict[tuple[str, bool], links.LinkVerdict]) -> LinkRow:
     ref, tgt = place.ref, place.target
     url = tgt.resolved
-    verdict = links.classify(url, lambda u, h: attribute_url(u, h, message), ping=ref.location.endswith("@ping"))
-    final_host = target(verdict.final).host or host_of(verdict.final)
+    key = (url, ref.location.endswith("@ping"))
+    verdict = cache.get(key)
+    if verdict is None:
+        verdict = cache[key] = links.classify(url, lambda u, h: attribute_url(u, h, message), ping=key[1])
+    final = verdict.final
+    final_host = host_of(final) if not final.lower().startswith("mailto:") else target(final).host
     final_domain = _domain(final_host)
     chain = [h.url for h in verdict.unwrapped.hops] + [verdict.final]
     return LinkRow(
@@ -197,16 +231,17 @@ def analyse_extraction(message: Message, settings: Settings, context: MessageCon
     tally = _Tally()
     sender = sender_domain(message)
     resources, found_links = _split(message, budget, tally)
-    prepared = [_prepare(p) for p in resources]
+    prepared = _prepare(resources, message)
     repeats = Counter(p.place.target.resolved for p in prepared)
     # distinct URLs of one shape: many in one message are assets (product photos), not pixels
-    shapes = Counter(template for template, _ in {(p.template, p.place.target.resolved) for p in prepared})
+    shapes = Counter(template for template, _ in {(p.facts.template, p.place.target.resolved) for p in prepared})
     rows: list[Row] = []
     for seq, prep in enumerate(prepared):
-        row = _resource_row(message, seq, prep, repeats[prep.place.target.resolved], shapes[prep.template], sender)
+        row = _resource_row(message, seq, prep, repeats[prep.place.target.resolved], shapes[prep.facts.template], sender)
         rows.append(row)
         context.urls.append(_found(row, "resource", row.unwrapped, bool(row.is_beacon)))
-    link_rows = [_link_row(message, seq, place, sender) for seq, place in enumerate(found_links)]
+    verdicts: dict[tuple[str, bool], links.LinkVerdict] = {}  # a link repeated is classified once
+    link_rows = [_link_row(message, seq, place, sender, verdicts) for seq, place in enumerate(found_links)]
     for link in link_rows:
         context.urls.append(_found(link, "link", link.unwrapped, False))
     header_rows = [_header_row(message, seq, f, sender) for seq, f in enumerate(header_findings(message))]

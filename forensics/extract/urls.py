@@ -8,7 +8,9 @@ a relative URL is remote only when a ``<base href>`` makes it absolute.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from forensics.domains import registered_domain
@@ -19,6 +21,7 @@ EMBEDDED_SCHEMES = frozenset({"cid", "mid"})
 # a webmail page or a modern client would use.
 DEFAULT_SCHEME = "https"
 _URL_WHITESPACE = str.maketrans("", "", "\t\n\r")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,14 +42,11 @@ def clean(raw: str) -> str:
 
 def scheme_of(url: str) -> str:
     """The lower-cased scheme, or '' for relative and protocol-relative URLs."""
-    head, sep, _ = url.partition(":")
-    if not sep or not head or not head[0].isalpha():
-        return ""
-    if all(c.isalnum() or c in "+-." for c in head):
-        return head.lower()
-    return ""
+    match = _SCHEME.match(url)
+    return match.group(1).lower() if match else ""
 
 
+@lru_cache(maxsize=16384)
 def host_of(url: str) -> str:
     """Host name of an absolute URL, lower case, without port or trailing dot ('' if none)."""
     try:

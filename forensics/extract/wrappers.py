@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from forensics.extract.params import query_pairs
+from forensics.extract.urls import host_of
 
 MAX_HOPS = 10  # wrappers inside wrappers; deeper nesting is recorded as truncated
 
@@ -79,13 +80,6 @@ _GATEWAY_PARAMS: tuple[tuple[str, str, str], ...] = (
     ("urlsand.esvalabs.com", "esva", "u"),
     ("scanner.topsec.com", "topsec", "u"),
 )
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").strip(".")
-    except ValueError:
-        return ""
 
 
 def _path(url: str) -> str:
@@ -305,7 +299,9 @@ def unwrap(url: str, *, follow_redirects: bool = True) -> Unwrapped:
     notes: list[str] = []
     current, seen = url, {url}
     for _ in range(MAX_HOPS):
-        host = _host(current)
+        host = host_of(current)
+        if not _may_wrap(current, host):
+            break
         found = next((f for f in (u(current, host) for u in UNWRAPPERS) if f is not None), None)
         if found is not None and found.kind == REDIRECT and not follow_redirects:
             found = None
@@ -318,4 +314,14 @@ def unwrap(url: str, *, follow_redirects: bool = True) -> Unwrapped:
                         residue=found.residue))
         current = found.inner.strip()
         seen.add(current)
-    return Unwrapped(final=current, hops=tuple(hops), notes=tuple(notes), truncated=True)
+    else:
+        return Unwrapped(final=current, hops=tuple(hops), notes=tuple(notes), truncated=True)
+    return Unwrapped(final=current, hops=tuple(hops), notes=tuple(notes), truncated=False)
+
+
+def _may_wrap(url: str, host: str) -> bool:
+    """Cheap test first: every unwrapper needs an inner URL's trace ('http', '//' encoded or
+    not, base64 of 'http') after the scheme, or one of the hosts that write it otherwise."""
+    rest = url[8:].lower()
+    return ("http" in rest or "ahr0c" in rest or "=//" in rest or "%2f%2f" in rest
+            or host.endswith(("pstmrk.it", ".mimecast.com", "mimecastprotect.com")))
