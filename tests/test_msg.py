@@ -206,5 +206,8 @@ def test_scan_finds_the_sample_tracking_pixel_msg(tmp_path: Path) -> None:
     assert rows == [("Your March statement", "html", 2, 0, "msg-file"),
                     ("Your parcel", "rtf-encapsulated-html", 0, 1, "msg-file")]
     assert conn.execute("SELECT COUNT(*) FROM problems").fetchone()[0] == 0
+    beacons = conn.execute("SELECT r.url FROM resources r JOIN messages m USING (message_sha256) "
+                           "WHERE r.is_beacon = 1 AND m.subject = 'Your March statement'").fetchall()
+    assert beacons == [(make_msg.PIXEL_URL,)]
     [item] = read_all(sample / "tracking-pixel.msg")
     assert f'<img src="{make_msg.PIXEL_URL}" width="1" height="1"' in item.html[0]
