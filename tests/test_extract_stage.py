@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forensics.analyse import MessageContext, Settings
+from forensics.analyse import MessageContext, Settings, message_row, occurrence_row
+from forensics.extract.columns import COLUMNS
+from forensics.extract.export import QUERIES
 from forensics.extract.rows import ExtractionRow, ResourceRow
-from forensics.extract.stage import analyse_extraction
+from forensics.extract.stage import analyse_extraction, finalize_beacons
 from forensics.records import Address, Locator, Message, ProblemRow, Row
+from forensics.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FRAGMENTS = st.sampled_from([
     "<img src=", "<img srcset='", "http://t.example/o.gif?id=", "//x", "<!--[if mso]>", "<![endif]-->", "<v:fill src=",
@@ -67,3 +73,21 @@ def test_a_message_without_bodies_gives_a_summary_only() -> None:
         cid_references=0, data_references=0, relative_references=0, other_references=0, links=0, tracked_links=0,
         text_links=0, header_findings=0, limits="[]")]
     assert context.urls == []
+
+
+def test_every_exported_column_is_documented(tmp_path: Path) -> None:
+    msg = message('<img src="http://t.example/o.gif?id=12345678" width=1 height=1><a href="http://t.example/">x</a>')
+    rows = [message_row(msg), occurrence_row(msg), *analyse_extraction(msg, Settings(), MessageContext())]
+    docs = (ROOT / "docs" / "extraction.md").read_text(encoding="utf-8")
+    with Store(tmp_path) as store:
+        for table in sorted({r.TABLE for r in rows}):
+            store.insert([r for r in rows if r.TABLE == table])
+        finalize_beacons(store, Settings())
+        for name, sql in QUERIES.items():
+            cursor = store.conn.execute(sql)
+            header = [d[0] for d in cursor.description]
+            assert len(cursor.fetchall()) == (0 if name == "header_findings" else 1)
+            assert [c for c in header if c not in COLUMNS[name]] == []
+            assert [c for c in header if f"`{c}`" not in docs] == []
+    assert ["`extraction.csv`" in docs, "docs/extraction.md" in (ROOT / "README.md").read_text(encoding="utf-8")] == [
+        True, True]
