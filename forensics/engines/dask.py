@@ -17,7 +17,7 @@ from forensics.analyse import Settings
 from forensics.engines.shard import Task, TaskResult, crashed_task, run_task
 from forensics.errors import ForensicsError, MissingDependency
 
-WINDOW_PER_THREAD = 3
+WINDOW_PER_THREAD = 2
 CONNECT_TIMEOUT = "30s"
 
 

@@ -24,7 +24,9 @@ from concurrent.futures.process import BrokenProcessPool
 from forensics.analyse import Settings
 from forensics.engines.shard import Task, TaskResult, crashed_task, run_task
 
-WINDOW_PER_WORKER = 3  # tasks in flight per worker: enough to hide scheduling gaps, no more
+# Tasks in flight per worker: one running, one queued so a worker never waits; results
+# finished out of order wait here, so this also bounds the rows held (about 1.3x a shard's bytes each).
+WINDOW_PER_WORKER = 2
 _ORPHAN_POLL_SECONDS = 2.0
 
 

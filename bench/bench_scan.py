@@ -1,0 +1,223 @@
+"""End-to-end scan throughput, scaling and memory, against bare stdlib mbox iteration.
+
+For every mbox given: bare iteration with the stdlib ``mailbox.mbox`` (which parses
+each message with the email package, as the scan does) on the same file in the same
+run, then ``forensics scan`` in a subprocess for each worker count, with messages/s,
+MB/s, the ratio to the stdlib rate, the ratio to 1 worker, and the peak memory of the
+whole process tree (main + workers, sampled with psutil, plus the largest single
+process from getrusage). ``--rss-sizes`` generates mboxes of those sizes (bench/
+make_big_mbox.py, same seed: each is a prefix of the next) and prints the peak
+memory per size, to show it is flat. ``--breakdown`` times each stage in-process.
+
+    python bench/bench_scan.py ../shared/corpus/spamassassin-public-corpus/spamassassin-public-corpus-all.mbox \\
+        /tmp/forensics-bench/evidence/big.mbox --workers 1,2 --rss-sizes 0.25G,0.5G,1G
+
+Outputs go to --tmp (default /tmp/forensics-bench), never beside the evidence. This is
+a script, not a test: targets are printed, nothing fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import json
+import mailbox
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TARGET_VS_STDLIB = 1.0
+TARGET_SCALING = 1.8
+TARGET_RSS_MB = 500
+
+# Run in the child: the scan's phases timed through the progress hook, then the report.
+DRIVER = r"""
+import json, sys, time
+from pathlib import Path
+from forensics.pipeline import ScanOptions, scan
+from forensics.report.build import write_report
+marks = {"start": time.perf_counter()}
+def hook(done, total):
+    marks.setdefault("first_shard", time.perf_counter())
+    marks["last_shard"] = time.perf_counter()
+if __name__ == "__main__":
+    path, out, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    result = scan([path], ScanOptions(out=out, workers=workers, resume=False), progress=hook)
+    marks["scanned"] = time.perf_counter()
+    write_report(out, out, argv=["bench"], scan_started=result.started_utc, scan_finished=result.finished_utc)
+    marks["reported"] = time.perf_counter()
+    print(json.dumps({"marks": marks, "shards": result.shards_run, "tasks": result.tasks}))
+"""
+
+
+@contextmanager
+def read_only_mailbox() -> Iterator[None]:
+    """stdlib mailbox opens the file 'rb+' when it can: make it open read-only (evidence)."""
+    real_open = builtins.open
+
+    def ro_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        return real_open(file, mode.replace("+", ""), *args, **kwargs)
+
+    mailbox.open = ro_open  # type: ignore[attr-defined]  # the module's global 'open'
+    try:
+        yield
+    finally:
+        del mailbox.open  # type: ignore[attr-defined]
+
+
+def stdlib_rate(path: Path) -> dict[str, float]:
+    """Bare iteration: stdlib splits the mbox and parses every message; nothing else."""
+    start = time.perf_counter()
+    with read_only_mailbox():
+        box = mailbox.mbox(path, create=False)
+        count = sum(1 for _ in box)
+        box.close()
+    seconds = time.perf_counter() - start
+    return {"messages": count, "seconds": seconds, "msg_s": count / seconds,
+            "mb_s": path.stat().st_size / 1e6 / seconds}
+
+
+def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
+    """One scan in a fresh subprocess; peak memory of its whole process tree sampled."""
+    import psutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(out), str(workers)],
+                             stdout=subprocess.PIPE, cwd=HERE)
+    peak = 0
+    proc = psutil.Process(child.pid)
+    while child.poll() is None:
+        try:
+            tree = [proc, *proc.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    stdout = child.stdout.read() if child.stdout else b""
+    if child.returncode != 0:
+        raise SystemExit(f"scan failed ({child.returncode}) on {path}")
+    info = json.loads(stdout.decode().strip().splitlines()[-1])
+    marks = info["marks"]
+    import sqlite3
+
+    with sqlite3.connect(out / "case.sqlite") as conn:
+        messages = conn.execute("SELECT COUNT(*) FROM occurrences").fetchone()[0]
+    return {
+        "workers": workers, "messages": messages, "seconds": seconds, "shards": info["shards"],
+        "msg_s": messages / seconds, "mb_s": path.stat().st_size / 1e6 / seconds,
+        "shards_s": marks.get("last_shard", marks["start"]) - marks["start"],  # hash, plan, all shards
+        "finalize_s": marks["scanned"] - marks.get("last_shard", marks["start"]),
+        "report_s": marks["reported"] - marks["scanned"],
+        "peak_tree_mb": peak / 1e6,
+        "max_single_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def bench_file(path: Path, workers: list[int], tmp: Path) -> None:
+    size_mb = path.stat().st_size / 1e6
+    print(f"\n== {path} ({size_mb:.1f} MB)")
+    base = stdlib_rate(path)
+    print(f"stdlib mailbox.mbox iteration: {base['messages']} messages in {base['seconds']:.1f} s = "
+          f"{base['msg_s']:.0f} msg/s, {base['mb_s']:.2f} MB/s")
+    one = None
+    for count in workers:
+        r = run_scan(path, tmp / f"case-{count}", count)
+        one = one or (r if count == 1 else None)
+        scaling = f", {r['msg_s'] / one['msg_s']:.2f}x 1 worker (target {TARGET_SCALING})" if one and count > 1 else ""
+        print(f"scan --workers {count}: {r['messages']} messages in {r['seconds']:.1f} s = {r['msg_s']:.0f} msg/s, "
+              f"{r['mb_s']:.2f} MB/s, {r['msg_s'] / base['msg_s']:.2f}x stdlib (target {TARGET_VS_STDLIB}){scaling}")
+        print(f"    phases: hash+plan+shards {r['shards_s']:.1f} s ({r['shards']} shards), "
+              f"finalizers+verify {r['finalize_s']:.1f} s, report {r['report_s']:.1f} s; "
+              f"peak RSS tree {r['peak_tree_mb']:.0f} MB, largest process {r['max_single_mb']:.0f} MB")
+
+
+def rss_series(sizes: list[str], workers: int, tmp: Path, seed: int) -> None:
+    sys.path.insert(0, str(HERE))
+    import make_big_mbox
+
+    evidence = tmp / "evidence"
+    evidence.mkdir(parents=True, exist_ok=True)
+    print(f"\n== peak memory by input size (generated, seed {seed}, {workers} workers)")
+    for size in sizes:
+        path = evidence / f"gen-{size}.mbox"
+        with open(path, "wb") as handle:
+            for entry in make_big_mbox.generate(make_big_mbox.parse_size(size), seed):
+                handle.write(entry)
+        r = run_scan(path, tmp / "case-rss", workers)
+        print(f"{size:>6}: {path.stat().st_size / 1e6:7.0f} MB, {r['messages']} messages, {r['seconds']:.0f} s, "
+              f"{r['msg_s']:.0f} msg/s, peak RSS tree {r['peak_tree_mb']:.0f} MB (target < {TARGET_RSS_MB})")
+        path.unlink()
+
+
+def breakdown(path: Path, limit: int) -> None:
+    """Seconds per stage, in this process, on the first ``limit`` messages."""
+    import forensics.stages as stages
+    from forensics.analyse import MessageContext, Settings, attachment_rows, message_row, occurrence_row
+    from forensics.ingest import plan_input, READERS
+    from forensics.parse import parse_rfc5322
+    from forensics.records import Findings
+    from forensics.store import encode_findings
+
+    planned = plan_input(path)
+    spent: dict[str, float] = {}
+    settings, findings, count = Settings(), Findings(), 0
+
+    def timed(name: str, fn: Any, *args: Any) -> Any:
+        t = time.perf_counter()
+        value = fn(*args)
+        spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+        return value
+
+    for shard in planned.shards:
+        items = iter(READERS[shard.reader].read(shard))
+        while count < limit and (raw := timed("read (mbox split)", next, items, None)) is not None:
+            count += 1
+            for message in timed("parse", parse_rfc5322, raw):
+                rows = timed("core rows", lambda m: [message_row(m), occurrence_row(m), *attachment_rows(m)], message)
+                context = MessageContext()
+                for analyser in stages.ANALYSERS:
+                    rows += timed(f"{analyser.__module__}.{analyser.__name__}", analyser, message, settings, context)
+                findings.extend(rows)
+    timed("encode rows", encode_findings, findings)
+    total = sum(spent.values())
+    print(f"\n== time per stage, 1 process, {count} messages of {path.name}: {count / total:.0f} msg/s")
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"{seconds:8.2f} s {100 * seconds / total:5.1f} %  {name}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mboxes", nargs="*", type=Path)
+    parser.add_argument("--workers", default="1,2", help="worker counts to compare, e.g. 1,2")
+    parser.add_argument("--rss-sizes", default="", help="generated sizes for the memory series, e.g. 0.25G,0.5G,1G")
+    parser.add_argument("--rss-workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--breakdown", type=int, default=0, metavar="N", help="time each stage on N messages")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tmp", type=Path, default=Path("/tmp/forensics-bench"))
+    args = parser.parse_args()
+    workers = [int(w) for w in args.workers.split(",") if w]
+    args.tmp.mkdir(parents=True, exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    print(f"forensics bench, commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    for path in args.mboxes:
+        if args.breakdown:
+            breakdown(path, args.breakdown)
+        bench_file(path, workers, args.tmp)
+    if args.rss_sizes:
+        rss_series(args.rss_sizes.split(","), args.rss_workers, args.tmp, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
