@@ -19,7 +19,8 @@ Tables (one row class each; the report exports them as CSV):
   (``all``), per ``provider`` that receives it and per ``encoding`` chain;
 - ``metrics_sharing``: providers and token values seen in the mail of two senders or more;
 - ``metrics_centrality``: degree and betweenness of each provider in the provider–sender
-  graph (exact up to ``EXACT_LIMIT`` nodes, else sampled with a fixed seed: ``method``);
+  graph (exact within ``BETWEENNESS_BUDGET``, else estimated from a seeded sample of
+  source nodes; ``method`` says which);
 - ``metrics_brokers``: the data-broker view, third parties that receive an identifier of
   the same recipient from two senders or more (``sources.BROKER_ROWS``).
 
@@ -44,7 +45,11 @@ UNATTRIBUTED = "(unattributed)"
 UNDATED = "(undated)"
 LIST_CAP = 50  # senders named in a list cell; the count column gives the total
 EVIDENCE_CAP = 20
-EXACT_LIMIT = 2000  # nodes; above, betweenness samples this many sources (seed 0)
+# Exact betweenness costs one breadth-first search per node (Brandes): nodes x edges steps,
+# a few microseconds each in networkx. Above this budget, the searches start from a
+# sample of nodes (fixed seed, so the result is still deterministic) sized to fit it.
+BETWEENNESS_BUDGET = 2_000_000
+MIN_SAMPLE = 10
 _ROUND = 6
 _FRAMED = {"frozen": True, "slots": True, "kw_only": True}
 
@@ -253,15 +258,22 @@ def provider_sender_graph(conn: sqlite3.Connection) -> nx.Graph:
     return graph
 
 
+def betweenness_sample(graph: nx.Graph) -> int | None:
+    """How many source nodes to search from: None (all: exact) when the budget allows."""
+    nodes, edges = graph.number_of_nodes(), max(1, graph.number_of_edges())
+    if nodes * edges <= BETWEENNESS_BUDGET:
+        return None
+    return min(nodes, max(MIN_SAMPLE, BETWEENNESS_BUDGET // edges))
+
+
 def centrality_rows(graph: nx.Graph) -> list[CentralityRow]:
     """Degree and betweenness centrality of the provider nodes (deterministic: sorted, seeded)."""
     if graph.number_of_nodes() == 0:
         return []
-    exact = graph.number_of_nodes() <= EXACT_LIMIT
-    k = None if exact else EXACT_LIMIT
+    k = betweenness_sample(graph)
     between = nx.betweenness_centrality(graph, k=k, normalized=True, seed=0)
     degree = nx.degree_centrality(graph)
-    method = "exact" if exact else f"sampled: {EXACT_LIMIT} source nodes, seed 0"
+    method = "exact" if k is None else f"estimated from {k} of {graph.number_of_nodes()} source nodes, seed 0"
     return [
         CentralityRow(provider=n.removeprefix("provider:"), senders=graph.degree(n),
                       degree=round(degree[n], 9), betweenness=round(between[n], 9), method=method)
@@ -298,3 +310,68 @@ def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 -
             store.insert(rows)
     finally:
         release(conn)
+
+
+# Named exports for the report (``report.csvout.QUERIES``): the same tables, in reading order.
+_SCOPES = "CASE scope WHEN 'all' THEN 0 WHEN 'month' THEN 1 WHEN 'provider' THEN 1 ELSE 2 END"
+EXPORTS: dict[str, str] = {
+    "metrics_prevalence": f"SELECT * FROM metrics_prevalence ORDER BY {_SCOPES}, scope, key",
+    "metrics_providers": "SELECT * FROM metrics_providers ORDER BY findings DESC, provider",
+    "metrics_third_parties": "SELECT * FROM metrics_third_parties ORDER BY third_parties",
+    "metrics_leaks": f"SELECT * FROM metrics_leaks ORDER BY {_SCOPES}, scope, messages DESC, key",
+    "metrics_sharing": "SELECT * FROM metrics_sharing ORDER BY kind, senders DESC, messages DESC, value",
+    "metrics_centrality": "SELECT * FROM metrics_centrality ORDER BY betweenness DESC, degree DESC, provider",
+    "metrics_brokers": "SELECT * FROM metrics_brokers ORDER BY senders DESC, messages DESC, receiver, recipient",
+}
+
+# What each column means, for the data dictionary (``report.dictionary.FILES`` format).
+_SHARE = "the share, rounded to 6 decimals"
+DOCS: dict[str, dict[str, str]] = {
+    "metrics_prevalence": {
+        "": "tracker prevalence: messages with at least one beacon, overall, per month, per sender",
+        "scope": "`all`, `month` (of the Date header, UTC; `(undated)`), `sender` (first From address), "
+                 "`sender_domain` (its registered domain)",
+        "key": "the month, sender or domain", "messages": "messages in the scope",
+        "tracked": "of which with at least one beacon", "share": _SHARE,
+    },
+    "metrics_providers": {
+        "": "provider shares among beacons and links (`(unattributed)`: no rule matched)",
+        "provider": "provider name", "findings": "beacons and links attributed to it",
+        "beacons": "beacons", "links": "links", "messages": "messages with at least one of them",
+        "senders": "distinct senders of those messages", "share_of_findings": "findings / all beacons and links",
+        "share_of_messages": "messages / all messages",
+    },
+    "metrics_third_parties": {
+        "": "third parties per message: registered domains other than the sender's among the hosts of "
+            "every remote resource and link",
+        "third_parties": "number of third parties a message contacts", "messages": "messages with that number",
+        "share": _SHARE + " (of all messages)",
+    },
+    "metrics_leaks": {
+        "": "share of messages leaking a recipient identity, overall, per receiving provider, per encoding",
+        "scope": "`all`, `provider` (`(unattributed)`: no rule matched) or `encoding` (the leak's chain)",
+        "key": "the provider or encoding", "messages": "messages with such a leak",
+        "total": "all messages (the denominator)", "share": _SHARE,
+    },
+    "metrics_sharing": {
+        "": "providers and token values found in the mail of two senders or more",
+        "kind": "`provider` or `token`", "value": "provider name or token value",
+        "role": "the token's role across the case", "senders": "distinct senders", "messages": "messages",
+        "sender_list": f"the senders (at most {LIST_CAP}, sorted; `senders` gives the total)",
+    },
+    "metrics_centrality": {
+        "": "provider centrality in the undirected provider–sender graph",
+        "provider": "provider name", "senders": "senders linked to it (its degree)",
+        "degree": "degree centrality (degree / (nodes - 1))", "betweenness": "normalised betweenness centrality",
+        "method": "`exact`, or estimated from a seeded sample of source nodes (large graphs)",
+    },
+    "metrics_brokers": {
+        "": "data-broker view: third parties receiving an identifier of one recipient (address leak or "
+            "recipient-identifier token) from two senders or more, and so able to link that person across them",
+        "receiver": "the third party: provider, else registered domain", "recipient": "the recipient's address",
+        "senders": "distinct senders", "messages": "messages", "leaks": "leak rows", "tokens": "token rows",
+        "shared_values": "identifier values it received from two senders or more (a direct join key)",
+        "sender_list": f"the senders (at most {LIST_CAP}, sorted)", "first_seen": "earliest Date (UTC)",
+        "last_seen": "latest Date (UTC)", "evidence": f"SHA-256 of up to {EVIDENCE_CAP} messages (the smallest)",
+    },
+}

@@ -301,7 +301,7 @@ def prepare(conn: sqlite3.Connection, sel: Selection = Selection()) -> None:
     if sel.provider:
         conn.execute("""DELETE FROM cg_messages WHERE m NOT IN (
             SELECT m FROM cg_findings UNION SELECT m FROM cg_leaks UNION SELECT m FROM cg_tokens)""")
-    for name in ("cg_findings", "cg_leaks", "cg_tokens"):
+    for name in ("cg_findings", "cg_leaks", "cg_tokens", "cg_contacts"):
         conn.execute(f"CREATE INDEX temp.{name}_m ON {name} (m)")
     _create_brokers(conn)
 
