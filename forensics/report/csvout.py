@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from forensics.correlate import metrics as correlate_metrics
 from forensics.extract import export as extract_export
 from forensics.report.safe import neutralise_cell
 from forensics.report.tables import export_plan, iter_rows
@@ -65,6 +66,8 @@ QUERIES: dict[str, str] = {
     "beacons": extract_export.BEACONS,
     "links": extract_export.LINKS,
     "header_findings": extract_export.HEADER_FINDINGS,
+    # correlation metrics (forensics/correlate/metrics.py), in reading order
+    **correlate_metrics.EXPORTS,
 }
 
 
