@@ -68,6 +68,10 @@ _SOURCE_ORDER = ("identity", "delivered-to", "to", "cc")
 # (``--identity`` first, then Delivered-To, To, Cc) get every form; the others get the
 # direct forms only (plain, encodings, checksums, one hash), about a seventh of the cost.
 MAX_DEEP = 16
+# A message shown to more people than this cannot be personalised for each of them (all
+# copies share one body); beyond it only the first MAX_IDENTITIES, in the order above,
+# are looked for. This also bounds the memory of the cached lookup tables.
+MAX_IDENTITIES = 64
 _WORD_STEPS = frozenset({(), ("url",)})
 
 
@@ -131,7 +135,7 @@ def message_identities(message: Message, settings: Settings) -> tuple[Identity, 
         sources.setdefault(key, set()).add(source)
     return tuple(
         Identity(address=first[k], key=k, sources=tuple(s for s in _SOURCE_ORDER if s in sources[k]))
-        for k in order
+        for k in order[:MAX_IDENTITIES]
     )
 
 
@@ -231,7 +235,7 @@ class Hit:
     steps: tuple[str, ...]
 
 
-@lru_cache(maxsize=256)  # a mailbox has few recipients; each one's forms are built once per worker
+@lru_cache(maxsize=128)  # a mailbox has few recipients; each one's forms are built once per worker
 def identity_forms(key: str, written: str, deep: bool = True) -> dict[str, Hit]:
     """Every form of one identity, first (simplest) explanation kept for each value."""
     table: dict[str, Hit] = {}
@@ -243,7 +247,7 @@ def identity_forms(key: str, written: str, deep: bool = True) -> dict[str, Hit]:
     return table
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=16)
 def forms_index(identities: tuple[tuple[str, str, bool], ...]) -> dict[str, tuple[Hit, ...]]:
     """The forms of a set of identities ``(key, as written, deep)``, merged into one dict."""
     merged: dict[str, list[Hit]] = {}

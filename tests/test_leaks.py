@@ -113,6 +113,13 @@ def test_the_senders_own_addresses_are_never_identities() -> None:
     assert message_identities(message, Settings(identities=("news@shop-demo.com",))) == ()
 
 
+def test_identities_are_capped_for_mass_mail() -> None:
+    crowd = tuple(Address(name="", address=f"person{i}@example.org") for i in range(100))
+    found = message_identities(_message(to=(), cc=crowd), Settings(identities=("me@example.org",)))
+    assert len(found) == 64
+    assert found[0].address == "me@example.org"  # the mailbox owner always first
+
+
 def test_forms_of_one_identity_hold_every_family() -> None:
     forms = identity_forms("alice@example.org", "alice@example.org")
     a = b"alice@example.org"
