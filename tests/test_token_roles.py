@@ -145,3 +145,13 @@ def test_scan_assigns_every_known_role(tmp_path: Path) -> None:
     with Store(tmp_path / "case") as store:
         roles = _roles(store)
     assert {v: roles.get(v) for v in corpus.roles} == corpus.roles
+
+
+def test_every_exported_column_is_in_the_data_dictionary(tmp_path: Path) -> None:
+    from forensics.report import dictionary
+
+    with Store(tmp_path) as store:
+        for name in ("leaks", "tokens", "url_tokens", "message_recipients"):
+            sql = QUERIES.get(name, f'SELECT * FROM "{name}"')
+            columns = [d[0] for d in store.conn.execute(sql).description]
+            assert [c for c in columns if not dictionary.describe(name, c)] == [], name

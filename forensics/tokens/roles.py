@@ -35,6 +35,7 @@ from typing import ClassVar
 from forensics.analyse import Settings
 from forensics.records import Row
 from forensics.store import Store, register
+from forensics.tokens import columns
 
 
 @register
@@ -167,3 +168,6 @@ def _role_row(
 
 def _joined(values: Iterable[object]) -> str:
     return "; ".join(sorted({str(v) for v in values if v}))
+
+
+columns.register()  # the report's data dictionary documents the token and leak exports
