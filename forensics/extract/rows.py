@@ -28,6 +28,9 @@ class ResourceRow(Row):
 
     TABLE: ClassVar[str] = "resources"
     KEY: ClassVar[tuple[str, ...]] = ("finding_id",)
+    # the case-wide uniqueness counts group by these (forensics.extract.stage.finalize_beacons)
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("resolved", "message_sha256"), ("url_template", "message_sha256"), ("host", "message_sha256"))
     finding_id: str
     message_sha256: str
     seq: int

@@ -323,17 +323,10 @@ UPDATE resources SET
   is_beacon = (c.score >= {beacons.THRESHOLD})
 FROM c WHERE c.finding_id = resources.finding_id
 """
-_INDEXES = (
-    'CREATE INDEX IF NOT EXISTS "resources_resolved" ON resources (resolved, message_sha256)',
-    'CREATE INDEX IF NOT EXISTS "resources_template" ON resources (url_template, message_sha256)',
-    'CREATE INDEX IF NOT EXISTS "resources_host" ON resources (host, message_sha256)',
-)
 
 
 def finalize_beacons(store: Store, settings: Settings) -> None:
     """Case-wide uniqueness of every resource URL, and the confidence it leads to."""
     with store.conn:
-        for sql in _INDEXES:
-            store.conn.execute(sql)
         store.conn.execute(_COUNT_SQL)
         store.conn.execute(_SCORE_SQL)
