@@ -69,8 +69,10 @@ def absolute(url: str, base: str) -> str:
     return url
 
 
+@lru_cache(maxsize=16384)
 def target(raw: str, base: str = "") -> Target:
-    """Classify and resolve one reference as written (entities already decoded)."""
+    """Classify and resolve one reference as written (entities already decoded); cached, as
+    spacers and footer links repeat within and across messages."""
     url = clean(raw)
     if not url or url.startswith("#"):
         return _target("fragment", "", "")
