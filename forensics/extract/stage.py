@@ -17,6 +17,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from forensics.analyse import MessageContext, Settings
+from forensics.domains import registered_domain
 from forensics.extract import beacons, html, links, params, wrappers
 from forensics.extract.headers import HeaderFinding, header_findings
 from forensics.extract.rows import ExtractionRow, HeaderFindingRow, LinkRow, ResourceRow, finding_id
@@ -75,13 +76,11 @@ def _split(message: Message, budget: html.Budget, tally: _Tally) -> tuple[list[_
         for ref in part.refs:
             place = _Placed(ref=ref, target=target(ref.raw, part.base))
             category = place.target.category
-            if ref.kind == "resource":
-                tally.categories[category if category in _COUNTED or category == "remote" else "other"] += 1
-                if category == "remote":
-                    resources.append(place)
-            elif category in ("remote", "other"):
+            if ref.kind == "resource" and category == "remote":
+                resources.append(place)
+            elif ref.kind == "link" and category in ("remote", "other"):  # mailto: and tel: too
                 found_links.append(place)
-            else:
+            else:  # counted, not kept: nothing a client would fetch or follow
                 tally.categories[category if category in _COUNTED else "other"] += 1
     for index, body in enumerate(message.text):
         room = max(html.MAX_REFS - budget.refs, 0)
@@ -198,17 +197,13 @@ def _link_row(message: Message, seq: int, place: _Placed, sender: str,
 
 
 def _domain(host: str) -> str:
-    from forensics.domains import registered_domain
-
     return registered_domain(host) if host else ""
 
 
 def _header_row(message: Message, seq: int, found: HeaderFinding, sender: str) -> HeaderFindingRow:
-    host = host_of(found.url) if found.url.lower().startswith(("http:", "https:")) else ""
-    if found.url.lower().startswith("mailto:"):
-        host = found.url.rpartition("@")[2].partition("?")[0].lower()
+    host = target(found.url).host if found.url else ""
     domain = _domain(host)
-    attribution = attribute_url(found.url, host, message) if host else attribute_url("", "", message)
+    attribution = attribute_url(found.url, host, message)
     return HeaderFindingRow(
         finding_id=finding_id(message.message_sha256, "h", seq), message_sha256=message.message_sha256,
         seq=seq, header=found.header, kind=found.kind, value=found.value, url=found.url, host=host,
