@@ -20,8 +20,7 @@ and content images stay in the resources table with the reasons they were not fl
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from forensics.extract.html import Ref
 from forensics.extract.params import UrlEvidence
@@ -101,7 +100,6 @@ _AD_HOST_LABELS = frozenset({"ad", "ads", "adserver", "adserv", "adsrv", "adimg"
 _SPACER_NAME = re.compile(
     r"^(?:(?:spacer|space|spc|clear|clr|blank|trans|transparent|shim|empty|1x1|pixel|null|nothing|speck|"
     r"filler)[\w-]*|(?:s|b|x|sp|px|pix|dot|line|gap)\d*)\.(?:gif|png)$", re.I)
-Adder = Callable[[str, float], None]
 _IMAGE_KINDS = frozenset({"image"})
 _OPEN_ROLES = frozenset({"open", "beacon", "pixel", "impression"})
 _ASSET_ROLES = frozenset({"asset", "static"})
@@ -165,67 +163,79 @@ def _fmt(px: float | None) -> str:
     return "?" if px is None else f"{px:g}"
 
 
+@dataclass(slots=True)
+class _Signals:
+    """Signals in the order found, with their weights."""
+
+    names: list[str] = field(default_factory=list)
+    positives: list[float] = field(default_factory=list)
+    negatives: list[float] = field(default_factory=list)
+    strong: bool = False
+
+    def plus(self, signal: str, weight: float, *, strong: bool = False) -> None:
+        self.names.append(signal)
+        self.positives.append(weight)
+        self.strong = self.strong or strong
+
+    def minus(self, signal: str, weight: float) -> None:
+        self.names.append(signal)
+        self.negatives.append(weight)
+
+
 def judge(ref: Ref, shape: UrlShape, evidence: UrlEvidence, repeats: int, same_shape: int,
           embedded_url: bool, role: str = "", provider_rule: str = "") -> Verdict:
     """Every signal that applies to one remote resource, and the local confidence."""
-    signals: list[str] = []
-    positives: list[float] = []
-    negatives: list[float] = []
-    strong = False
-
-    def plus(signal: str, weight: float) -> None:
-        signals.append(signal)
-        positives.append(weight)
-
-    def minus(signal: str, weight: float) -> None:
-        signals.append(signal)
-        negatives.append(weight)
-
-    if shape.open_endpoint:
-        plus(f"url:open-endpoint:{shape.open_endpoint}", W_OPEN_ENDPOINT)
-        strong = True
-    if shape.impression:
-        plus(f"url:impression-endpoint:{shape.impression}", W_IMPRESSION)
-        strong = True
-    if shape.tracking_word:
-        plus(f"url:tracking-word:{shape.tracking_word}", W_TRACKING_WORD)
-    if shape.ad_host:
-        plus(f"url:ad-server-host:{shape.ad_host}", W_AD_HOST)
-    if role in _OPEN_ROLES:
-        plus(f"provider:{provider_rule or 'rule'}:{role}", W_PROVIDER_ROLE)
-        strong = True
-    image = ref.resource_kind in _IMAGE_KINDS
-    if image:
-        _size_signals(ref, plus, minus)
+    found = _Signals()
+    _endpoint_signals(found, shape, role, provider_rule)
+    if ref.resource_kind in _IMAGE_KINDS:
+        _size_signals(ref, found)
     if ref.hidden:
-        plus(f"hidden:{ref.hidden}" if not ref.hidden_by_ancestor else f"hidden-by-{ref.hidden}", W_HIDDEN)
+        found.plus(f"hidden:{ref.hidden}" if not ref.hidden_by_ancestor else f"hidden-by-{ref.hidden}", W_HIDDEN)
     if ref.last_in_body:
-        plus("position:last-in-body", W_LAST)
+        found.plus("position:last-in-body", W_LAST)
     if evidence.identifiers:
-        plus("url:identifier:" + ",".join(i.label() for i in evidence.identifiers[:4]), W_IDENTIFIER)
+        found.plus("url:identifier:" + ",".join(i.label() for i in evidence.identifiers[:4]), W_IDENTIFIER)
     if evidence.cache_busters:
-        plus("url:cache-buster:" + ",".join(evidence.cache_busters), W_CACHE_BUSTER)
+        found.plus("url:cache-buster:" + ",".join(evidence.cache_busters), W_CACHE_BUSTER)
     if embedded_url:
-        plus("url:embedded-url", W_EMBEDDED_URL)
-    if not evidence.identifiers:
-        if shape.spacer_name:
-            minus(f"not:spacer-name:{shape.spacer_name}", N_SPACER_NAME)
-        if repeats >= REPEATED_IN_MESSAGE:
-            minus(f"not:repeated-in-message:{repeats}", N_REPEATED)
-    elif same_shape >= REPEATED_IN_MESSAGE:
-        minus(f"not:same-shape-in-message:{same_shape}", N_REPEATED)
+        found.plus("url:embedded-url", W_EMBEDDED_URL)
+    _layout_signals(found, shape, evidence, repeats, same_shape)
     if role in _ASSET_ROLES:
-        minus(f"not:provider-asset:{provider_rule}", N_PROVIDER_ASSET)
-    miss, damp, confidence = combine(positives, negatives, strong)
-    return Verdict(signals=tuple(signals), miss=miss, damp=damp, strong=strong, confidence=confidence)
+        found.minus(f"not:provider-asset:{provider_rule}", N_PROVIDER_ASSET)
+    miss, damp, confidence = combine(found.positives, found.negatives, found.strong)
+    return Verdict(signals=tuple(found.names), miss=miss, damp=damp, strong=found.strong, confidence=confidence)
 
 
-def _size_signals(ref: Ref, plus: Adder, minus: Adder) -> None:
+def _endpoint_signals(found: _Signals, shape: UrlShape, role: str, provider_rule: str) -> None:
+    if shape.open_endpoint:
+        found.plus(f"url:open-endpoint:{shape.open_endpoint}", W_OPEN_ENDPOINT, strong=True)
+    if shape.impression:
+        found.plus(f"url:impression-endpoint:{shape.impression}", W_IMPRESSION, strong=True)
+    if shape.tracking_word:
+        found.plus(f"url:tracking-word:{shape.tracking_word}", W_TRACKING_WORD)
+    if shape.ad_host:
+        found.plus(f"url:ad-server-host:{shape.ad_host}", W_AD_HOST)
+    if role in _OPEN_ROLES:
+        found.plus(f"provider:{provider_rule or 'rule'}:{role}", W_PROVIDER_ROLE, strong=True)
+
+
+def _size_signals(ref: Ref, found: _Signals) -> None:
     width, height = ref.width, ref.height
     declared = [v for v in (width, height) if v is not None]
     if not declared:
-        plus("size:undeclared", W_UNDECLARED)
+        found.plus("size:undeclared", W_UNDECLARED)
     elif all(v <= TINY_PX for v in declared):
-        plus(f"size:tiny:{_fmt(width)}x{_fmt(height)}", W_TINY)
+        found.plus(f"size:tiny:{_fmt(width)}x{_fmt(height)}", W_TINY)
     elif not ref.hidden and all(v >= CONTENT_PX for v in declared):
-        minus(f"not:content-size:{_fmt(width)}x{_fmt(height)}", N_CONTENT_SIZE)
+        found.minus(f"not:content-size:{_fmt(width)}x{_fmt(height)}", N_CONTENT_SIZE)
+
+
+def _layout_signals(found: _Signals, shape: UrlShape, evidence: UrlEvidence, repeats: int, same_shape: int) -> None:
+    """Spacers and layout: a static URL named like a spacer or repeated, or many URLs of one shape."""
+    if not evidence.identifiers:
+        if shape.spacer_name:
+            found.minus(f"not:spacer-name:{shape.spacer_name}", N_SPACER_NAME)
+        if repeats >= REPEATED_IN_MESSAGE:
+            found.minus(f"not:repeated-in-message:{repeats}", N_REPEATED)
+    elif same_shape >= REPEATED_IN_MESSAGE:
+        found.minus(f"not:same-shape-in-message:{same_shape}", N_REPEATED)

@@ -26,7 +26,7 @@ reported as a limit, never silent.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -472,14 +472,7 @@ def _mark_last(walker: _Walker) -> None:
             sibling = sibling.next
         current = current.parent
         steps += 1
-    ref = walker.refs[index]
-    walker.refs[index] = _replace_last(ref)
-
-
-def _replace_last(ref: Ref) -> Ref:
-    from dataclasses import replace
-
-    return replace(ref, last_in_body=True)
+    walker.refs[index] = replace(walker.refs[index], last_in_body=True)
 
 
 def _base(tree: LexborHTMLParser) -> str:
