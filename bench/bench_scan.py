@@ -40,7 +40,7 @@ TARGET_RSS_MB = 500
 
 # Run in the child: the scan's phases timed through the progress hook, then the report.
 DRIVER = r"""
-import json, sys, time
+import json, resource, sys, time
 from pathlib import Path
 from forensics.pipeline import ScanOptions, scan
 from forensics.report.build import write_report
@@ -52,9 +52,11 @@ if __name__ == "__main__":
     path, out, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     result = scan([path], ScanOptions(out=out, workers=workers, resume=False), progress=hook)
     marks["scanned"] = time.perf_counter()
+    peaks = {"main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+             "worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
     write_report(out, out, argv=["bench"], scan_started=result.started_utc, scan_finished=result.finished_utc)
     marks["reported"] = time.perf_counter()
-    print(json.dumps({"marks": marks, "shards": result.shards_run, "tasks": result.tasks}))
+    print(json.dumps({"marks": marks, "shards": result.shards_run, "tasks": result.tasks, "peaks": peaks}))
 """
 
 
@@ -93,16 +95,21 @@ def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(out), str(workers)],
                              stdout=subprocess.PIPE, cwd=HERE)
-    peak = 0
+    peak = peak_pss = 0
     proc = psutil.Process(child.pid)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     while child.poll() is None:
         try:
             tree = [proc, *proc.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            peak = max(peak, sum(p.memory_info().rss for p in tree))
+            # PSS counts pages shared by forked workers once: the memory the tree really uses.
+            peak_pss = max(peak_pss, sum(getattr(p.memory_full_info(), "pss", 0) for p in tree))
         except psutil.Error:
             pass
-        time.sleep(0.1)
+        time.sleep(0.2)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     stdout = child.stdout.read() if child.stdout else b""
     if child.returncode != 0:
         raise SystemExit(f"scan failed ({child.returncode}) on {path}")
@@ -118,8 +125,9 @@ def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
         "shards_s": marks.get("last_shard", marks["start"]) - marks["start"],  # hash, plan, all shards
         "finalize_s": marks["scanned"] - marks.get("last_shard", marks["start"]),
         "report_s": marks["reported"] - marks["scanned"],
-        "peak_tree_mb": peak / 1e6,
+        "peak_tree_mb": peak / 1e6, "peak_pss_mb": peak_pss / 1e6, "cpu_s": cpu,
         "max_single_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "scan_main_mb": info["peaks"]["main"], "scan_worker_mb": info["peaks"]["worker"],
     }
 
 
@@ -133,12 +141,19 @@ def bench_file(path: Path, workers: list[int], tmp: Path) -> None:
     for count in workers:
         r = run_scan(path, tmp / f"case-{count}", count)
         one = one or (r if count == 1 else None)
-        scaling = f", {r['msg_s'] / one['msg_s']:.2f}x 1 worker (target {TARGET_SCALING})" if one and count > 1 else ""
+        scaling = ""
+        if one and count > 1:  # on a busy machine the wall ratio says little: CPU says what idle cores would give
+            bound = one["cpu_s"] / (r["cpu_s"] / count)
+            scaling = (f", {r['msg_s'] / one['msg_s']:.2f}x 1 worker (target {TARGET_SCALING}; "
+                       f"CPU-time bound on idle cores {bound:.2f}x)")
         print(f"scan --workers {count}: {r['messages']} messages in {r['seconds']:.1f} s = {r['msg_s']:.0f} msg/s, "
               f"{r['mb_s']:.2f} MB/s, {r['msg_s'] / base['msg_s']:.2f}x stdlib (target {TARGET_VS_STDLIB}){scaling}")
         print(f"    phases: hash+plan+shards {r['shards_s']:.1f} s ({r['shards']} shards), "
               f"finalizers+verify {r['finalize_s']:.1f} s, report {r['report_s']:.1f} s; "
-              f"peak RSS tree {r['peak_tree_mb']:.0f} MB, largest process {r['max_single_mb']:.0f} MB")
+              f"CPU {r['cpu_s']:.0f} s; peak memory of the tree: PSS {r['peak_pss_mb']:.0f} MB "
+              f"(target < {TARGET_RSS_MB}), RSS sum {r['peak_tree_mb']:.0f} MB, largest process "
+              f"{r['max_single_mb']:.0f} MB; until the end of the scan (before the report): main "
+              f"{r['scan_main_mb']:.0f} MB, largest worker {r['scan_worker_mb']:.0f} MB")
 
 
 def rss_series(sizes: list[str], workers: int, tmp: Path, seed: int) -> None:
@@ -155,7 +170,9 @@ def rss_series(sizes: list[str], workers: int, tmp: Path, seed: int) -> None:
                 handle.write(entry)
         r = run_scan(path, tmp / "case-rss", workers)
         print(f"{size:>6}: {path.stat().st_size / 1e6:7.0f} MB, {r['messages']} messages, {r['seconds']:.0f} s, "
-              f"{r['msg_s']:.0f} msg/s, peak RSS tree {r['peak_tree_mb']:.0f} MB (target < {TARGET_RSS_MB})")
+              f"{r['msg_s']:.0f} msg/s, peak PSS {r['peak_pss_mb']:.0f} MB (target < {TARGET_RSS_MB}), "
+              f"RSS sum {r['peak_tree_mb']:.0f} MB; "
+              f"scan only: main {r['scan_main_mb']:.0f} MB, largest worker {r['scan_worker_mb']:.0f} MB")
         path.unlink()
 
 
@@ -197,7 +214,7 @@ def breakdown(path: Path, limit: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mboxes", nargs="*", type=Path)
+    parser.add_argument("mboxes", nargs="*", type=lambda p: Path(p).resolve())
     parser.add_argument("--workers", default="1,2", help="worker counts to compare, e.g. 1,2")
     parser.add_argument("--rss-sizes", default="", help="generated sizes for the memory series, e.g. 0.25G,0.5G,1G")
     parser.add_argument("--rss-workers", type=int, default=os.cpu_count() or 1)

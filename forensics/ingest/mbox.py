@@ -228,7 +228,9 @@ def _raw_message(
         defects.append("MessageTooLargeTruncated")
     data = bytes(buf[span.body_start : span.body_start + min(length, MAX_MESSAGE_BYTES)])
     fmt = _variant(span)
-    if not span.by_content_length:
+    # Every quoted line contains ">From ": looking for that (memchr speed) first skips the
+    # regex, which runs at ~5 MB/s, in the many messages with nothing to unquote.
+    if not span.by_content_length and b">From " in data:
         data = _UNQUOTE.sub(rb"\1", data)
     header = data[: max(data.find(eol * 2), 0) or len(data)][:65536]
     if eol == b"\r":  # the header regexes anchor on LF
