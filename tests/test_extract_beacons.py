@@ -50,7 +50,7 @@ def test_a_pixel_hidden_by_an_ancestor_is_a_beacon() -> None:
         "hidden-by-ancestor div display:none",
         "url:identifier:path[1]=4f9c2d1e8b7a6c5d (hex)",
     ]
-    assert (row.hidden, row.confidence, row.is_beacon) == ("ancestor div display:none", 0.708, 1)
+    assert (row.hidden, row.confidence, row.is_beacon) == ("ancestor div display:none", 0.649, 1)
 
 
 def test_an_open_pixel_at_the_end_of_the_body() -> None:
@@ -88,6 +88,20 @@ def test_a_content_image_is_not_a_beacon() -> None:
 def test_a_content_image_with_undeclared_size_is_not_a_beacon() -> None:
     row = one('<img src="https://cdn.shop.example.com/products/blue-shirt.jpg"><p>Shirt</p>')
     assert (signals(row), row.confidence, row.is_beacon) == (["size:undeclared"], 0.1, 0)
+
+
+def test_a_hidden_content_block_alone_is_not_a_beacon() -> None:
+    row = one('<div style="display:none;max-height:0;overflow:hidden"><img src="https://cdn.shop.example.com/'
+              'mobile/hero.jpg" width="320"></div><p>text</p>')
+    assert (signals(row), row.confidence, row.is_beacon) == (
+        ["hidden-by-ancestor div display:none"], 0.4, 0)
+
+
+def test_a_recipient_address_in_an_image_url() -> None:
+    row = one('<img src="https://hooks.example.net/?email=alice@example.org&h=1"><p>text</p>')
+    assert signals(row) == ["size:undeclared", "url:identifier:query[email]=alice@example.org (email)",
+                            "url:email-address"]
+    assert (row.confidence, row.is_beacon) == (0.649, 1)
 
 
 def test_an_ad_impression_is_a_beacon_whatever_its_size() -> None:

@@ -34,10 +34,11 @@ REPEATED_IN_CASE = 3  # the same static URL in this many messages: a shared asse
 W_OPEN_ENDPOINT = 0.9
 W_IMPRESSION = 0.8
 W_TINY = 0.45
-W_HIDDEN = 0.5
+W_HIDDEN = 0.4  # alone, not enough: newsletters hide whole mobile/desktop variants
 W_UNDECLARED = 0.1
 W_LAST = 0.2
 W_IDENTIFIER = 0.35
+W_EMAIL = 0.4  # a recipient address written in an image URL
 W_CACHE_BUSTER = 0.3
 W_EMBEDDED_URL = 0.2
 W_TRACKING_WORD = 0.3
@@ -195,6 +196,8 @@ def judge(ref: Ref, shape: UrlShape, evidence: UrlEvidence, repeats: int, same_s
         found.plus("position:last-in-body", W_LAST)
     if evidence.identifiers:
         found.plus("url:identifier:" + ",".join(i.label() for i in evidence.identifiers[:4]), W_IDENTIFIER)
+    if any(i.shape == "email" for i in evidence.identifiers):
+        found.plus("url:email-address", W_EMAIL)
     if evidence.cache_busters:
         found.plus("url:cache-buster:" + ",".join(evidence.cache_busters), W_CACHE_BUSTER)
     if embedded_url:
