@@ -23,7 +23,7 @@ from forensics.records import Message
 
 KB = load()
 PROVIDERS = KB.providers
-URL_EXAMPLES = [(p.id, url) for p in PROVIDERS for url in p.examples]
+URL_EXAMPLES = [(p.id, url) for p in PROVIDERS for url in (*p.examples, *(e.example for e in p.evidence if e.example))]
 HEADER_EXAMPLES = [(p.id, ex) for p in PROVIDERS for ex in p.header_examples]
 
 
@@ -40,7 +40,7 @@ def test_knowledge_base_has_at_least_300_providers_each_sourced_and_exemplified(
     assert len(PROVIDERS) >= 300
     for p in PROVIDERS:
         assert p.sources and p.basis, p.id
-        assert p.examples or p.header_examples, f"{p.id} has no positive example"
+        assert p.examples or p.header_examples or p.evidence, f"{p.id} has no positive example"
         assert p.url_rules or p.headers, f"{p.id} has no rule"
 
 
@@ -100,18 +100,18 @@ def test_two_providers_cannot_claim_one_host_parameter_or_header() -> None:
     for rules in ('hosts = ["x.example"]', 'params = ["zid"]', 'headers = { names = ["X-Thing"] }'):
         body = "".join(
             f'[[provider]]\nid = "{pid}"\nname = "{pid}"\ncompany = "c"\nsources = ["https://s.example/"]\n'
-            f'basis = ["recalled"]\n{rules}\n' for pid in ("one", "two"))
+            f'basis = ["recalled-unverified"]\n{rules}\n' for pid in ("one", "two"))
         with pytest.raises(KnowledgeBaseError, match="claimed by"):
             Attributor(parse_files({"_meta.toml": meta, "x.toml": body.encode()}))
 
 
 @pytest.mark.parametrize(("entry", "message"), [
-    ('id = "a"\nname = "A"\ncompany = "c"\nbasis = ["recalled"]\n', "'sources' is required"),
-    ('id = "a"\nname = "A"\ncompany = "c"\nsources = ["nope"]\nbasis = ["recalled"]\n', "neither a URL nor an id"),
+    ('id = "a"\nname = "A"\ncompany = "c"\nbasis = ["recalled-unverified"]\n', "'sources' is required"),
+    ('id = "a"\nname = "A"\ncompany = "c"\nsources = ["nope"]\nbasis = ["recalled-unverified"]\n', "neither a URL nor an id"),
     ('id = "a"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\nbasis = ["guess"]\n', "basis must be"),
-    ('id = "a"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\nbasis = ["recalled"]\nshapes = [{ path = "^/(" }]\n', "bad pattern"),
-    ('id = "a"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\nbasis = ["recalled"]\nshapes = [{ path = "/x" }]\n', "must start with"),
-    ('id = "A B"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\nbasis = ["recalled"]\n', "lower-case"),
+    ('id = "a"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\nbasis = ["recalled-unverified"]\nshapes = [{ path = "^/(" }]\n', "bad pattern"),
+    ('id = "a"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\nbasis = ["recalled-unverified"]\nshapes = [{ path = "/x" }]\n', "must start with"),
+    ('id = "A B"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\nbasis = ["recalled-unverified"]\n', "lower-case"),
 ])
 def test_malformed_rules_are_refused_with_the_reason(entry: str, message: str) -> None:
     with pytest.raises(KnowledgeBaseError, match=message):
@@ -318,7 +318,8 @@ def test_explain_names_the_matching_rule() -> None:
 def test_provider_summaries_filter_by_text_and_category() -> None:
     ses = provider_summaries("awstrack")
     assert [s.id for s in ses] == ["amazon-ses"]
-    assert ses[0].rules == 9 and "https://github.com/apparition47/MailTrackerBlocker" in ses[0].sources
+    mtb = "https://github.com/apparition47/MailTrackerBlocker/blob/5dbfc211e24ce597e5d043651e22c5b6161d9ec5/Source/MTBBlockedMessage.m"
+    assert ses[0].rules == 9 and mtb in ses[0].sources
     sales = provider_summaries(category="sales")
     assert len(sales) >= 50 and {s.category for s in sales} == {"sales"}
 

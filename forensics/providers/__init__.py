@@ -317,13 +317,16 @@ class ProviderSummary:
 
 
 def provider_summaries(text: str = "", category: str = "") -> list[ProviderSummary]:
-    """Providers whose id, name, company or hosts contain ``text`` (any case), by category and id."""
+    """Providers whose id, name, company, hosts or basis contain ``text`` (any case), by category and id.
+
+    Filtering on a basis (``recalled-unverified``, ``list:MailTrackerBlocker``, ``corpus``) shows
+    which entries are backed by a public source and which are not."""
     needle = text.strip().lower()
     found = []
     for p in load().providers:
         if category and p.category != category:
             continue
-        haystack = " ".join([p.id, p.name, p.company, *(r.host for r in p.hosts + p.urls)]).lower()
+        haystack = " ".join([p.id, p.name, p.company, *p.basis, *(r.host for r in p.hosts + p.urls)]).lower()
         if needle and needle not in haystack:
             continue
         found.append(ProviderSummary(id=p.id, name=p.name, company=p.company, category=p.category,

@@ -25,7 +25,12 @@ HEADER_FIELDS = ("names", "values", "x_mailer", "dkim", "return_path", "received
 # A provider-specific header name is near proof; a Received host can be claimed by anyone.
 HEADER_WEIGHTS = {"names": 0.9, "values": 0.9, "x_mailer": 0.8, "dkim": 0.8,
                   "return_path": 0.85, "message_id": 0.7, "received": 0.6}
-BASES = ("research-notes", "corpus", "recalled")
+# How an entry (or its company name) was established; see _meta.toml for the meaning of each.
+LIST_BASES = {"mtb-5dbfc21": "list:MailTrackerBlocker", "easyprivacy-00c5406": "list:EasyPrivacy",
+              "trocker-104dc1a": "list:Trocker", "ugly-email-14497cb": "list:UglyEmail",
+              "adguard-cname-03563aa": "list:AdGuard-cname", "adguard-cname-579a5f0": "list:AdGuard-cname"}
+BASES = (*LIST_BASES.values(), "documentation", "corpus", "recalled-unverified")
+CORPUS_SOURCES = ("corpus-phishing-pot", "corpus-spamassassin")
 _HOST_RE = re.compile(r"^(?:[a-z0-9#_-]+\.)+[a-z0-9-]+$")
 
 
@@ -67,6 +72,18 @@ class HeaderRule:
 
 
 @dataclass(**_FROZEN)
+class Evidence:
+    """Where one rule of a provider was read: a public list's pattern (with an example URL built
+    from it, which the tests attribute) or a real message of the shared test corpus."""
+
+    source: str  # an id in _meta.toml [sources]
+    pattern: str = ""  # the list's own pattern, verbatim (regex, ABP filter or substring)
+    example: str = ""  # a URL built from the pattern; must match it and be attributed here
+    file: str = ""  # corpus evidence: the message file, relative to the corpus root
+    rule: str = ""  # corpus evidence: the rule (id without the provider prefix) it fired
+
+
+@dataclass(**_FROZEN)
 class Provider:
     id: str
     name: str
@@ -80,6 +97,9 @@ class Provider:
     headers: tuple[HeaderRule, ...] = ()
     sources: tuple[Source, ...] = ()
     basis: tuple[str, ...] = ()
+    company_basis: str = "recalled-unverified"
+    evidence: tuple[Evidence, ...] = ()
+    unverified: tuple[str, ...] = ()  # rule ids (without the provider prefix) no source backs
     notes: str = ""
     examples: tuple[str, ...] = ()
     header_examples: tuple[tuple[tuple[str, str], ...], ...] = ()
@@ -178,9 +198,10 @@ def _provider(entry: dict[str, Any], category: str, file: str, meta: Meta) -> Pr
         if not entry.get(key):
             raise KnowledgeBaseError(f"{where}: '{key}' is required")
     basis = tuple(str(b) for b in entry["basis"])
-    if any(b not in BASES for b in basis):
+    company_basis = str(entry.get("company_basis", "recalled-unverified"))
+    if any(b not in BASES for b in (*basis, company_basis)):
         raise KnowledgeBaseError(f"{where}: basis must be among {BASES}")
-    return Provider(
+    provider = Provider(
         id=pid, name=str(entry["name"]), company=str(entry["company"]),
         category=str(entry.get("category", category)), file=file,
         hosts=tuple(_host_rule(pid, h, where) for h in entry.get("hosts", [])),
@@ -191,11 +212,31 @@ def _provider(entry: dict[str, Any], category: str, file: str, meta: Meta) -> Pr
                      for p in entry.get("params", [])),
         headers=_header_rules(pid, entry.get("headers", {}), where),
         sources=tuple(_source(s, meta, where) for s in entry["sources"]),
-        basis=basis, notes=str(entry.get("notes", "")),
+        basis=basis, company_basis=company_basis, notes=str(entry.get("notes", "")),
+        evidence=tuple(_evidence(e, meta, where) for e in entry.get("evidence", [])),
+        unverified=tuple(str(u) for u in entry.get("unverified", [])),
         examples=tuple(str(x) for x in entry.get("examples", [])),
         header_examples=tuple(tuple((str(k), str(v)) for k, v in ex.items())
                               for ex in entry.get("header_examples", [])),
     )
+    _check_unverified(provider, where)
+    return provider
+
+
+def _evidence(item: dict[str, Any], meta: Meta, where: str) -> Evidence:
+    source = str(item.get("source", ""))
+    if source not in meta.sources:
+        raise KnowledgeBaseError(f"{where}: evidence source '{source}' is not an id in _meta.toml")
+    return Evidence(source=source, pattern=str(item.get("pattern", "")), example=str(item.get("example", "")),
+                    file=str(item.get("file", "")), rule=str(item.get("rule", "")))
+
+
+def _check_unverified(provider: Provider, where: str) -> None:
+    """Unverified entries must name real rules, so the list stays true when rules change."""
+    known = {r.rule_id.removeprefix(f"{provider.id}/") for r in (*provider.url_rules, *provider.headers)}
+    stale = sorted(set(provider.unverified) - known)
+    if stale:
+        raise KnowledgeBaseError(f"{where}: 'unverified' names rules that do not exist: {stale}")
 
 
 def _host(value: str, where: str) -> str:

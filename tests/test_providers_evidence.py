@@ -1,0 +1,130 @@
+"""The knowledge base is evidence-grade: every rule is backed by a cited list pattern or real
+mail, or is listed as unverified; the basis of each entry says which, and the tests hold it to it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from forensics.providers import Attributor, provider_summaries, rules_version
+from forensics.providers.kb import BASES, CORPUS_SOURCES, LIST_BASES, Evidence, KnowledgeBaseError, Provider, load, parse_files
+from forensics.providers.matcher import split_url
+
+KB = load()
+PROVIDERS = KB.providers
+ATTRIBUTOR = Attributor(KB)
+LIST_EVIDENCE = [(p.id, e) for p in PROVIDERS for e in p.evidence if e.example]
+
+
+def abp_regex(rule: str) -> str:
+    """An Adblock Plus filter (options after '$' dropped) as a regex searched in a URL."""
+    body = rule.split("$", 1)[0]
+    return "".join(".*" if c == "*" else "(?:[/?:=&]|$)" if c == "^" else re.escape(c) for c in body)
+
+
+def pattern_matches(evidence: Evidence) -> bool:
+    """The example URL is an instance of the list's pattern, read the way that list reads it."""
+    if evidence.source.startswith(("mtb", "ugly-email")):
+        return re.search(evidence.pattern, evidence.example) is not None  # regexes searched in the tag/body
+    if evidence.source.startswith("easyprivacy"):
+        return re.search(abp_regex(evidence.pattern), evidence.example) is not None
+    if evidence.source.startswith("trocker"):
+        return evidence.pattern in evidence.example  # Trocker matches its domains as substrings
+    host = split_url(evidence.example).host  # AdGuard lists host names
+    return host == evidence.pattern or host.endswith("." + evidence.pattern)
+
+
+def backed_rules(provider: Provider) -> set[str]:
+    """Rule ids (without the provider prefix) that an evidence item fires or names."""
+    backed: set[str] = set()
+    for evidence in provider.evidence:
+        if not evidence.example:
+            backed.add(evidence.rule)
+            continue
+        found = ATTRIBUTOR.attribute_url(evidence.example, "", header=None)
+        backed.add(found.rule_id.removeprefix(f"{provider.id}/"))
+        keys = split_url(evidence.example).keys
+        host = next((h.host for k in keys for h in provider.hosts if h.host == k), "")
+        if host:
+            backed.add(f"host/{host}")  # the provider's own path shape decided on its own host
+    return backed
+
+
+def test_the_version_is_bumped_for_the_evidence_grade_rules() -> None:
+    assert KB.meta.version == "2025.12.0"
+    assert rules_version().startswith("2025.12.0+")
+
+
+def test_every_provider_has_sources_and_a_basis_from_the_allowed_set() -> None:
+    assert set(BASES) == {"list:MailTrackerBlocker", "list:EasyPrivacy", "list:Trocker", "list:UglyEmail",
+                          "list:AdGuard-cname", "documentation", "corpus", "recalled-unverified"}
+    for p in PROVIDERS:
+        assert p.sources, p.id
+        assert p.basis and set(p.basis) <= set(BASES), (p.id, p.basis)
+        assert p.company_basis in BASES, p.id
+
+
+@pytest.mark.parametrize(("provider_id", "evidence"), LIST_EVIDENCE,
+                         ids=[f"{p}:{i}" for i, (p, _) in enumerate(LIST_EVIDENCE)])
+def test_list_evidence_is_an_instance_of_the_cited_pattern_and_attributed_here(provider_id: str, evidence: Evidence) -> None:
+    assert pattern_matches(evidence), f"{evidence.example} is not an instance of {evidence.source} {evidence.pattern!r}"
+    found = ATTRIBUTOR.attribute_url(evidence.example, "", header=None)
+    assert found.provider_id == provider_id, found.reason
+    assert found.layer in ("host", "path")
+
+
+def test_the_basis_of_each_entry_is_what_its_evidence_shows() -> None:
+    for p in PROVIDERS:
+        sources = {e.source for e in p.evidence}
+        expected = {LIST_BASES[s] for s in sources if s in LIST_BASES}
+        expected |= {"corpus"} if sources & set(CORPUS_SOURCES) else set()
+        expected |= {"recalled-unverified"} if p.unverified else set()
+        assert set(p.basis) == expected, p.id
+        cited = {s.ref for s in p.sources}
+        assert sources <= cited, f"{p.id}: evidence from {sources - cited} is not cited in sources"
+
+
+def test_unverified_lists_exactly_the_rules_no_evidence_backs() -> None:
+    for p in PROVIDERS:
+        rules = {r.rule_id.removeprefix(f"{p.id}/") for r in (*p.url_rules, *p.headers)}
+        assert set(p.unverified) == rules - backed_rules(p), p.id
+
+
+def test_a_pinned_list_is_cited_only_where_it_has_evidence() -> None:
+    for p in PROVIDERS:
+        pinned = {s.ref for s in p.sources if s.ref in LIST_BASES or s.ref in CORPUS_SOURCES}
+        assert pinned <= {e.source for e in p.evidence}, p.id
+
+
+def test_unverified_must_name_existing_rules() -> None:
+    entry = ('[[provider]]\nid = "a"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\n'
+             'basis = ["recalled-unverified"]\nhosts = ["a.example"]\nunverified = ["host/b.example"]\n')
+    with pytest.raises(KnowledgeBaseError, match="do not exist"):
+        parse_files({"_meta.toml": b'version = "1"\n', "x.toml": entry.encode()})
+
+
+def test_evidence_must_cite_a_known_source() -> None:
+    entry = ('[[provider]]\nid = "a"\nname = "A"\ncompany = "c"\nsources = ["https://s/"]\n'
+             'basis = ["recalled-unverified"]\nevidence = [{ source = "nope", pattern = "x", example = "https://x/" }]\n')
+    with pytest.raises(KnowledgeBaseError, match="evidence source 'nope'"):
+        parse_files({"_meta.toml": b'version = "1"\n', "x.toml": entry.encode()})
+
+
+def test_mtb_vendors_filed_under_a_parent_keep_our_finer_split_with_the_parents_company() -> None:
+    by_id = KB.by_id()
+    expected = {"marketo": "Adobe Inc.", "eloqua": "Oracle Corporation", "responsys": "Oracle Corporation",
+                "oracle-bluekai": "Oracle Corporation", "pardot": "Salesforce, Inc.",
+                "salesforce-marketing-cloud": "Salesforce, Inc.", "krux": "Salesforce, Inc.",
+                "mailchimp": "Intuit Inc."}
+    for pid, company in expected.items():
+        assert by_id[pid].company == company, pid
+        assert any(e.source == "mtb-5dbfc21" for e in by_id[pid].evidence), pid
+    assert by_id["bronto"].company.startswith("Oracle Corporation")
+
+
+def test_providers_can_be_filtered_by_basis() -> None:
+    unverified = provider_summaries("recalled-unverified")
+    assert unverified and all("recalled-unverified" in s.basis for s in unverified)
+    assert all(s.basis == ("list:MailTrackerBlocker",) or "list:MailTrackerBlocker" in s.basis
+               for s in provider_summaries("list:MailTrackerBlocker"))
