@@ -8,7 +8,7 @@ import re
 import pytest
 
 from forensics.providers import Attributor, provider_summaries, rules_version
-from forensics.providers.kb import BASES, CORPUS_SOURCES, LIST_BASES, Evidence, KnowledgeBaseError, Provider, load, parse_files
+from forensics.providers.kb import BASES, CORPUS_SOURCES, DOC_PREFIX, LIST_BASES, Evidence, KnowledgeBaseError, Provider, load, parse_files
 from forensics.providers.matcher import split_url
 
 KB = load()
@@ -79,6 +79,7 @@ def test_the_basis_of_each_entry_is_what_its_evidence_shows() -> None:
         sources = {e.source for e in p.evidence}
         expected = {LIST_BASES[s] for s in sources if s in LIST_BASES}
         expected |= {"corpus"} if sources & set(CORPUS_SOURCES) else set()
+        expected |= {"documentation"} if any(s.startswith(DOC_PREFIX) for s in sources) else set()
         expected |= {"recalled-unverified"} if p.unverified else set()
         assert set(p.basis) == expected, p.id
         cited = {s.ref for s in p.sources}
@@ -93,7 +94,8 @@ def test_unverified_lists_exactly_the_rules_no_evidence_backs() -> None:
 
 def test_a_pinned_list_is_cited_only_where_it_has_evidence() -> None:
     for p in PROVIDERS:
-        pinned = {s.ref for s in p.sources if s.ref in LIST_BASES or s.ref in CORPUS_SOURCES}
+        pinned = {s.ref for s in p.sources
+                  if s.ref in LIST_BASES or s.ref in CORPUS_SOURCES or s.ref.startswith(DOC_PREFIX)}
         assert pinned <= {e.source for e in p.evidence}, p.id
 
 

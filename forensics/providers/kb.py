@@ -31,6 +31,7 @@ LIST_BASES = {"mtb-5dbfc21": "list:MailTrackerBlocker", "easyprivacy-00c5406": "
               "adguard-cname-03563aa": "list:AdGuard-cname", "adguard-cname-579a5f0": "list:AdGuard-cname"}
 BASES = (*LIST_BASES.values(), "documentation", "corpus", "recalled-unverified")
 CORPUS_SOURCES = ("corpus-phishing-pot", "corpus-spamassassin")
+DOC_PREFIX = "docs-"  # _meta.toml ids of provider documentation pages read for an entry
 _HOST_RE = re.compile(r"^(?:[a-z0-9#_-]+\.)+[a-z0-9-]+$")
 
 
