@@ -23,7 +23,6 @@ import builtins
 import json
 import mailbox
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -48,6 +47,7 @@ marks = {"start": time.perf_counter()}
 def hook(done, total):
     marks.setdefault("first_shard", time.perf_counter())
     marks["last_shard"] = time.perf_counter()
+    marks["shards_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 if __name__ == "__main__":
     path, out, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     result = scan([path], ScanOptions(out=out, workers=workers, resume=False), progress=hook)
@@ -97,19 +97,23 @@ def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
                              stdout=subprocess.PIPE, cwd=HERE)
     peak = peak_pss = 0
     proc = psutil.Process(child.pid)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu: dict[int, float] = {}  # last CPU seconds seen per process of the tree (workers included)
+    worker_rss: dict[int, int] = {}
     while child.poll() is None:
         try:
             tree = [proc, *proc.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree))
             # PSS counts pages shared by forked workers once: the memory the tree really uses.
             peak_pss = max(peak_pss, sum(getattr(p.memory_full_info(), "pss", 0) for p in tree))
+            for p in tree:
+                times = p.cpu_times()
+                cpu[p.pid] = times.user + times.system
+                if p.pid != child.pid:
+                    worker_rss[p.pid] = max(worker_rss.get(p.pid, 0), p.memory_info().rss)
         except psutil.Error:
             pass
         time.sleep(0.2)
     seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     stdout = child.stdout.read() if child.stdout else b""
     if child.returncode != 0:
         raise SystemExit(f"scan failed ({child.returncode}) on {path}")
@@ -125,9 +129,8 @@ def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
         "shards_s": marks.get("last_shard", marks["start"]) - marks["start"],  # hash, plan, all shards
         "finalize_s": marks["scanned"] - marks.get("last_shard", marks["start"]),
         "report_s": marks["reported"] - marks["scanned"],
-        "peak_tree_mb": peak / 1e6, "peak_pss_mb": peak_pss / 1e6, "cpu_s": cpu,
-        "max_single_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        "scan_main_mb": info["peaks"]["main"], "scan_worker_mb": info["peaks"]["worker"],
+        "peak_tree_mb": peak / 1e6, "peak_pss_mb": peak_pss / 1e6, "cpu_s": sum(cpu.values()),
+        "scan_main_mb": info["peaks"]["main"], "shards_main_mb": marks.get("shards_peak_mb", 0.0), "scan_worker_mb": max(worker_rss.values(), default=0) / 1e6,
     }
 
 
@@ -151,9 +154,9 @@ def bench_file(path: Path, workers: list[int], tmp: Path) -> None:
         print(f"    phases: hash+plan+shards {r['shards_s']:.1f} s ({r['shards']} shards), "
               f"finalizers+verify {r['finalize_s']:.1f} s, report {r['report_s']:.1f} s; "
               f"CPU {r['cpu_s']:.0f} s; peak memory of the tree: PSS {r['peak_pss_mb']:.0f} MB "
-              f"(target < {TARGET_RSS_MB}), RSS sum {r['peak_tree_mb']:.0f} MB, largest process "
-              f"{r['max_single_mb']:.0f} MB; until the end of the scan (before the report): main "
-              f"{r['scan_main_mb']:.0f} MB, largest worker {r['scan_worker_mb']:.0f} MB")
+              f"(target < {TARGET_RSS_MB}), RSS sum {r['peak_tree_mb']:.0f} MB; main process: "
+              f"{r['shards_main_mb']:.0f} MB after the shards, {r['scan_main_mb']:.0f} MB after the "
+              f"finalizers; largest worker {r['scan_worker_mb']:.0f} MB")
 
 
 def rss_series(sizes: list[str], workers: int, tmp: Path, seed: int) -> None:
@@ -171,8 +174,8 @@ def rss_series(sizes: list[str], workers: int, tmp: Path, seed: int) -> None:
         r = run_scan(path, tmp / "case-rss", workers)
         print(f"{size:>6}: {path.stat().st_size / 1e6:7.0f} MB, {r['messages']} messages, {r['seconds']:.0f} s, "
               f"{r['msg_s']:.0f} msg/s, peak PSS {r['peak_pss_mb']:.0f} MB (target < {TARGET_RSS_MB}), "
-              f"RSS sum {r['peak_tree_mb']:.0f} MB; "
-              f"scan only: main {r['scan_main_mb']:.0f} MB, largest worker {r['scan_worker_mb']:.0f} MB")
+              f"RSS sum {r['peak_tree_mb']:.0f} MB; main {r['shards_main_mb']:.0f} MB after the shards, "
+              f"{r['scan_main_mb']:.0f} MB after the finalizers; largest worker {r['scan_worker_mb']:.0f} MB")
         path.unlink()
 
 
