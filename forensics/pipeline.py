@@ -144,8 +144,8 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
         todo = [s for s in shards if s.shard_id not in done]
         tasks = tasks_of(todo, sizes, BATCH_BYTES, BATCH_FILES)
         _run(store, engine.run(tasks, options.settings), len(todo), progress)
-        store.analyze()
-        run_finalizers(store, options.settings)
+        with store.statistics():
+            run_finalizers(store, options.settings)
         verify_unchanged(planned)
         finished = utc_now()
         store.set_meta("last_scan_finished_utc", finished)

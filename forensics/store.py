@@ -8,6 +8,7 @@ transaction: after a crash, a shard is either wholly in the case or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import operator
@@ -184,15 +185,24 @@ class Store:
     def done_shards(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT shard_id FROM shards")}
 
-    def analyze(self) -> None:
-        """Refresh the planner's statistics (bounded sampling) before case-wide SQL stages.
+    @contextlib.contextmanager
+    def statistics(self) -> Iterator[None]:
+        """Planner statistics (a bounded ANALYZE) while case-wide SQL stages run, then none.
 
         Without them SQLite may join a large table through an automatic index when a
-        declared index makes the query linear.
+        declared index makes the query linear. They are cleared afterwards because they
+        describe the b-trees' history, not the evidence: the case must be the same
+        whether it was filled in one scan or several.
         """
         self.conn.execute("PRAGMA analysis_limit=1000")
         self.conn.execute("ANALYZE")
         self.conn.commit()
+        try:
+            yield
+        finally:
+            with self.conn:
+                self.conn.execute("DELETE FROM sqlite_stat1")
+            self.conn.execute("ANALYZE sqlite_master")  # reload: the planner forgets them too
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
