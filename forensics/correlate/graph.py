@@ -109,14 +109,15 @@ BROKER_RELATIONS: tuple[Relation, ...] = (
          f"JOIN cg_broker_pairs p ON p.receiver = b.receiver AND p.recipient = b.recipient"),
 )
 
+# Per message first (a message counts once per edge), then per edge; the evidence sample
+# is a Python aggregate (one pass, no window sort).
 EDGE_SQL = """
     WITH p(u, v, m, d, s, f, b, l, k, t) AS ({pairs}),
     pm AS (SELECT u, v, m, MIN(d) AS d, MIN(s) AS s, SUM(b) AS b, SUM(l) AS l, SUM(k) AS k, SUM(t) AS t
-           FROM p GROUP BY u, v, m),
-    r AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY u, v ORDER BY m) AS rn FROM pm)
+           FROM p GROUP BY u, v, m)
     SELECT u, v, COUNT(*), COUNT(DISTINCT s), SUM(b), SUM(l), SUM(k), SUM(t), MIN(d), MAX(d),
-           group_concat(CASE WHEN rn <= ? THEN m END, ' ')
-    FROM r GROUP BY u, v HAVING COUNT(*) >= ? ORDER BY u, v
+           cg_sorted_sample(m, ?, ' ')
+    FROM pm GROUP BY u, v HAVING COUNT(*) >= ? ORDER BY u, v
 """
 
 # Messages behind a node, per node kind (the ``messages`` node attribute).
@@ -169,7 +170,7 @@ def edge_attrs(relation: Relation, row: tuple[Any, ...]) -> dict[str, object]:
     return {
         "relation": relation.name, "count": count, "senders": senders, "beacons": b or 0, "links": l or 0,
         "leaks": k or 0, "tokens": t or 0, "first_seen": first or "", "last_seen": last or "",
-        "evidence": " ".join(sorted((evidence or "").split())), "weight": float(count),
+        "evidence": evidence or "", "weight": float(count),
     }
 
 

@@ -154,25 +154,6 @@ METRIC_TABLES = tuple(r.TABLE for r in (PrevalenceRow, ProviderShareRow, ThirdPa
                                         SharingRow, CentralityRow, BrokerRow))
 
 
-class SortedSample:
-    """SQL aggregate: the smallest ``cap`` distinct values, sorted, ``; ``-joined (order-proof)."""
-
-    def __init__(self) -> None:
-        self.values: set[str] = set()
-        self.cap = LIST_CAP
-
-    def step(self, value: object, cap: int) -> None:
-        if value is None or value == "":
-            return
-        self.cap = cap
-        self.values.add(str(value))
-        if len(self.values) > 4 * cap:  # keep memory bounded on huge groups
-            self.values = set(sorted(self.values)[:cap])
-
-    def finalize(self) -> str:
-        return "; ".join(sorted(self.values)[: self.cap])
-
-
 def _share(num: str, den: str) -> str:
     return f"ROUND(1.0 * ({num}) / NULLIF({den}, 0), {_ROUND})"
 
@@ -216,7 +197,7 @@ LEAKS_SQL = f"""
 """
 SHARED_PROVIDERS_SQL = f"""
     INSERT INTO metrics_sharing
-    SELECT 'provider', provider, '', COUNT(DISTINCT sender), COUNT(DISTINCT m), cg_sorted_sample(sender, {LIST_CAP})
+    SELECT 'provider', provider, '', COUNT(DISTINCT sender), COUNT(DISTINCT m), cg_sorted_sample(sender, {LIST_CAP}, '; ')
     FROM (SELECT provider, sender, m FROM cg_findings UNION ALL SELECT provider, sender, m FROM cg_leaks)
     WHERE provider != '' GROUP BY provider HAVING COUNT(DISTINCT sender) >= 2
 """
@@ -224,7 +205,7 @@ SHARED_PROVIDERS_SQL = f"""
 SHARED_TOKENS_SQL = f"""
     INSERT INTO metrics_sharing
     SELECT 'token', t.value, COALESCE(MIN(r.role), ''), COUNT(DISTINCT c.sender), COUNT(DISTINCT c.m),
-           cg_sorted_sample(c.sender, {LIST_CAP})
+           cg_sorted_sample(c.sender, {LIST_CAP}, '; ')
     FROM url_tokens t JOIN cg_messages c ON c.m = t.message_sha256 LEFT JOIN tokens r ON r.value = t.value
     GROUP BY t.value HAVING COUNT(DISTINCT c.sender) >= 2
 """
@@ -236,8 +217,8 @@ BROKERS_SQL = f"""
         GROUP BY receiver, recipient, value HAVING COUNT(DISTINCT sender) >= 2)
       GROUP BY receiver, recipient)
     SELECT b.receiver, b.recipient, COUNT(DISTINCT b.sender), COUNT(DISTINCT b.m), SUM(b.via = 'leak'),
-           SUM(b.via = 'token'), COALESCE(MIN(s.n), 0), cg_sorted_sample(b.sender, {LIST_CAP}),
-           COALESCE(MIN(b.d), ''), COALESCE(MAX(b.d), ''), cg_sorted_sample(b.m, {EVIDENCE_CAP})
+           SUM(b.via = 'token'), COALESCE(MIN(s.n), 0), cg_sorted_sample(b.sender, {LIST_CAP}, '; '),
+           COALESCE(MIN(b.d), ''), COALESCE(MAX(b.d), ''), cg_sorted_sample(b.m, {EVIDENCE_CAP}, '; ')
     FROM cg_brokers b JOIN cg_broker_pairs p ON p.receiver = b.receiver AND p.recipient = b.recipient
     LEFT JOIN shared s ON s.receiver = b.receiver AND s.recipient = b.recipient
     GROUP BY b.receiver, b.recipient
@@ -298,9 +279,8 @@ def _fill(conn: sqlite3.Connection, *, findings: bool, beacons: bool) -> None:
 def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 - finalizer signature
     """Recompute every ``metrics_*`` table from the case (a finalizer: idempotent)."""
     conn = store.conn
-    conn.create_aggregate("cg_sorted_sample", 2, SortedSample)
     findings = findings_sql(conn) is not None
-    prepare(conn)
+    prepare(conn, contacts=True)
     try:
         rows = centrality_rows(provider_sender_graph(conn))
         with conn:

@@ -9,18 +9,20 @@ applied once, in SQL, before anything is aggregated:
   ``sender_domain`` (its registered domain), ``recipient`` (whose mailbox), ``d`` (Date in
   UTC, NULL when unknown);
 - ``cg_findings``: beacons and links (the tracking findings), ``kind`` ``beacon``/``link``,
-  with ``host``, ``rd``
-  (registered domain) and ``provider``, plus the message's sender and date;
+  with ``host``, ``rd`` (registered domain) and ``provider``, plus the message's sender
+  and date;
 - ``cg_leaks``: identity leaks, with the identity (lower-case), the value written in the
   URL (``value``) and the encoding ``chain``;
 - ``cg_contacts``: ``(m, rd)``, the third-party registered domains a message makes the
-  reader's client contact (every remote resource, beacon or not, and every link);
+  reader's client contact (every remote resource, beacon or not, and every link; filled
+  for the metrics only);
 - ``cg_tokens``: URL tokens whose case-wide role is in ``GRAPH_TOKEN_ROLES``;
 - ``cg_brokers``: identifiers of a recipient received by a third party (``BROKER_ROWS``),
   and ``cg_broker_pairs``: the (third party, recipient) pairs seen from two senders or more.
 
-The tables live in SQLite's TEMP schema of the connection (on disk, not in memory), so
-a case with a million findings is never held in Python.
+The tables live in SQLite's TEMP schema of the connection (on disk, with a bounded page
+cache), so a case with a million findings is never held in Python; a read-only
+connection may create them too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from functools import lru_cache
 from forensics.domains import registered_domain
 
 NO_SENDER = "(no sender)"
+CACHE_KIB = 16 * 1024
 # Roles of tokens that become graph nodes: values naming a person, a message or a campaign.
 # "repeated" and "undetermined" values say too little to be drawn (they stay in url_tokens).
 GRAPH_TOKEN_ROLES = ("recipient-identifier", "message-identifier", "campaign-identifier")
@@ -104,11 +107,33 @@ def address_domain(address: str | None) -> str:
     return registered_domain(host) if "@" in (address or "") else ""
 
 
+class SortedSample:
+    """SQL aggregate ``cg_sorted_sample(value, cap, sep)``: the smallest ``cap`` distinct values,
+    sorted and joined: the same text whatever order SQLite feeds the rows in."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+        self.cap = 0
+        self.sep = "; "
+
+    def step(self, value: object, cap: int, sep: str) -> None:
+        if value is None or value == "":
+            return
+        self.cap, self.sep = cap, sep
+        self.values.add(str(value))
+        if len(self.values) > 4 * cap:  # memory stays bounded on huge groups
+            self.values = set(sorted(self.values)[:cap])
+
+    def finalize(self) -> str:
+        return self.sep.join(sorted(self.values)[: self.cap])
+
+
 def install_functions(conn: sqlite3.Connection) -> None:
     """SQL functions the queries use (pure, so SQLite may treat them as deterministic)."""
     conn.create_function("cg_first_address", 1, first_address, deterministic=True)
     conn.create_function("cg_address_domain", 1, address_domain, deterministic=True)
     conn.create_function("cg_registered_domain", 1, lambda h: registered_domain(h or ""), deterministic=True)
+    conn.create_aggregate("cg_sorted_sample", 3, SortedSample)
 
 
 def _finding_sources(conn: sqlite3.Connection, *, contacts: bool) -> list[tuple[str, str]]:
@@ -225,8 +250,8 @@ def _create_findings(conn: sqlite3.Connection, sel: Selection) -> None:
         FROM ({source}) x JOIN cg_messages c ON c.m = x.m WHERE 1{clause}""", params)
 
 
-def _create_contacts(conn: sqlite3.Connection) -> None:
-    source = findings_sql(conn, contacts=True) or "SELECT '' AS m, '' AS rd WHERE 0"
+def _create_contacts(conn: sqlite3.Connection, *, enabled: bool) -> None:
+    source = (findings_sql(conn, contacts=True) if enabled else None) or "SELECT '' AS m, '' AS rd WHERE 0"
     conn.execute(f"""CREATE TEMP TABLE cg_contacts AS SELECT DISTINCT x.m, x.rd FROM ({source}) x
                      JOIN cg_messages c ON c.m = x.m WHERE x.rd != '' AND x.rd != c.sender_domain""")
 
@@ -285,19 +310,25 @@ def _create_brokers(conn: sqlite3.Connection) -> None:
                     GROUP BY receiver, recipient HAVING COUNT(DISTINCT sender) >= 2""")
 
 
-def prepare(conn: sqlite3.Connection, sel: Selection = Selection()) -> None:
+def prepare(conn: sqlite3.Connection, sel: Selection = Selection(), *, contacts: bool = False) -> None:
     """(Re)create the ``cg_*`` temporary tables for a selection of the case's evidence.
 
     With a provider, only that provider's findings, leaks and tokens are kept, and only
-    the messages that carry at least one of them.
+    the messages that carry at least one of them. ``cg_contacts`` (every third party a
+    message contacts, for the metrics) is only filled when asked for: the graph does not
+    need it.
     """
     install_functions(conn)
+    # Sorts and index lookups over a million rows: a bounded page cache for the case and
+    # for the temporary tables (SQLite's sorters may each use as much again).
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    conn.execute(f"PRAGMA temp.cache_size=-{CACHE_KIB}")
     _drop(conn)
     _create_messages(conn, sel)
     _create_findings(conn, sel)
     _create_leaks(conn, sel)
     _create_tokens(conn, sel)
-    _create_contacts(conn)
+    _create_contacts(conn, enabled=contacts)
     if sel.provider:
         conn.execute("""DELETE FROM cg_messages WHERE m NOT IN (
             SELECT m FROM cg_findings UNION SELECT m FROM cg_leaks UNION SELECT m FROM cg_tokens)""")
