@@ -50,6 +50,7 @@ class Case:
         if not file.is_file():
             raise ReadError(f"no case found at {path} (expected {CASE_FILE}; run `forensics scan` first)")
         self.path = file
+        self._prepared: Selection | None = None  # the selection the cg_* temp tables hold
         try:
             self.conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
             self.conn.execute("SELECT 1 FROM sqlite_master").fetchone()
@@ -57,6 +58,7 @@ class Case:
             raise ReadError(f"{file} is not a readable case: {e}") from e
 
     def close(self) -> None:
+        release(self.conn)
         self.conn.close()
 
     def __enter__(self) -> "Case":
@@ -131,19 +133,21 @@ class Case:
         """
         selection = Selection(sender=sender, provider=provider, since=since, until=until)
         options = GraphOptions(selection=selection, level=level, min_count=min_count, view=view)
-        try:
-            return build_graph(self.conn, options)
-        finally:
-            release(self.conn)
+        self._prepared = None
+        graph = build_graph(self.conn, options)
+        self._prepared = selection  # kept, so evidence() on this graph's edges starts at once
+        return graph
 
     def evidence(self, u: str, v: str, *, sender: str = "", provider: str = "", since: str = "",
                  until: str = "", view: str = "tracking") -> pd.DataFrame:
         """Every message (and finding) behind the edge ``u -> v``: the full list an edge's
-        ``evidence`` attribute is capped from. Pass the filters the graph was built with.
+        ``evidence`` attribute is capped from. Pass the filters the graph was built with;
+        after ``graph()`` with the same filters, its prepared selection is reused (no new pass
+        over the case).
         """
         selection = Selection(sender=sender, provider=provider, since=since, until=until)
-        try:
-            rows = evidence_rows(self.conn, u, v, selection, view)
-        finally:
-            release(self.conn)
+        prepared = self._prepared == selection
+        self._prepared = None
+        rows = evidence_rows(self.conn, u, v, selection, view, prepared=prepared)
+        self._prepared = selection
         return pd.DataFrame(rows, columns=["message_sha256", "date_utc", "finding_id", "kind"])

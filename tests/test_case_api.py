@@ -109,3 +109,14 @@ def test_scan_writes_the_default_graph_and_the_metrics_csvs(tmp_path: Path) -> N
     assert read_graph(out / "graph_brokers.json").number_of_edges() == 6
     assert (out / "metrics_prevalence.csv").read_text(encoding="utf-8").splitlines()[:2] == [
         "scope,key,messages,tracked,share", "all,,5,3,0.6"]
+
+
+def test_evidence_after_graph_reuses_the_prepared_selection(case: Path) -> None:
+    with forensics.open_case(case) as opened:
+        graph = opened.graph(level="host", sender=STORE)
+        edge = (f"sender:{STORE}", "host:pixel.adnet.example")
+        same = opened.evidence(*edge, sender=STORE)
+        other = opened.evidence(*edge)  # another selection: the tables are rebuilt
+        assert same["message_sha256"].nunique() == graph.edges[edge]["count"] == 1
+        assert same.equals(other)
+        assert opened.evidence(f"sender:{SHOP}", "host:pixel.adnet.example", sender=STORE).empty

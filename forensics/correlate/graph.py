@@ -237,14 +237,17 @@ def relation_between(u: str, v: str, view: str = "tracking") -> Relation:
 
 
 def evidence_rows(conn: sqlite3.Connection, u: str, v: str, selection: Selection = Selection(),
-                  view: str = "tracking") -> list[tuple[Any, ...]]:
+                  view: str = "tracking", *, prepared: bool = False) -> list[tuple[Any, ...]]:
     """Every evidence row behind one edge: ``(message_sha256, date_utc, finding_id, kind)``, sorted.
+
+    ``prepared``: the ``cg_*`` tables already hold this selection (skip rebuilding them).
 
     Raises:
         KeyError: no relation links these two kinds of node.
     """
     relation = relation_between(u, v, view)
-    prepare(conn, selection)
+    if not prepared:
+        prepare(conn, selection)
     sql = f"""
         WITH p(u, v, m, d, s, f, b, l, k, t) AS ({relation.sql})
         SELECT DISTINCT m, COALESCE(d, ''), f,
