@@ -37,8 +37,11 @@ from forensics.store import Store
 
 __all__ = ["ScanOptions", "ScanResult", "scan", "process_shard", "plan_inputs", "verify_unchanged"]
 
-BATCH_BYTES = 16 * 1024 * 1024  # small whole-file shards are grouped up to this many bytes...
-BATCH_FILES = 256  # ...or this many files per task
+# Shards smaller than BATCH_BYTES (small files, an mbox's last range) are grouped up to this
+# many bytes or BATCH_FILES shards per task. Keep it below ingest.mbox.SHARD_BYTES, or an
+# mbox's ranges would be batched back together and run on one worker.
+BATCH_BYTES = 1024 * 1024
+BATCH_FILES = 256
 VERIFY_THREADS = 4  # hashlib releases the GIL: re-hashing several files overlaps their I/O
 FINGERPRINT_KEY = "analysis_fingerprint"
 
