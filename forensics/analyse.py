@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from forensics.records import (
     Address,
@@ -19,6 +19,7 @@ from forensics.records import (
     Message,
     MessageRow,
     OccurrenceRow,
+    ProblemRow,
     Row,
 )
 
@@ -123,3 +124,47 @@ def attachment_rows(m: Message) -> list[AttachmentRow]:
         )
         for i, a in enumerate(m.attachments)
     ]
+
+
+# Defects that mean part of a message could not be analysed: each also becomes a
+# problem row, so problems.csv alone lists everything an examiner must look at by hand.
+PROBLEM_DEFECTS: dict[str, tuple[str, str]] = {
+    "ItemUnreadable": ("item-unreadable", "error"),
+    "RtfTimeout": ("rtf-timeout", "error"),
+    "RtfUndecodable": ("rtf-undecodable", "warning"),
+    "ParseFailed": ("parse-failed", "error"),
+    "MessageTooLargeTruncated": ("message-truncated", "warning"),
+    "NestingTooDeep": ("nesting-too-deep", "warning"),
+    "TooManyParts": ("too-many-parts", "warning"),
+    "EmbeddedItemNotExpanded": ("embedded-item-not-expanded", "warning"),
+}
+
+
+def accounting_problems(message: Message, settings: Settings, context: MessageContext) -> list[ProblemRow]:
+    """Problem rows for a message that is present but not wholly analysable."""
+    rows: list[ProblemRow] = []
+    if message.expunged:
+        rows.append(_problem(message, "expunged-present", "info",
+                             f"marked deleted/expunged but still present in the file ({message.flags or 'flags'})"))
+    for defect in message.defects:
+        name = defect.split(":", 1)[0].strip()
+        if name in PROBLEM_DEFECTS:
+            kind, severity = PROBLEM_DEFECTS[name]
+            rows.append(_problem(message, kind, severity, defect))
+    return _unique_kinds(rows)
+
+
+def _problem(message: Message, kind: str, severity: str, reason: str) -> ProblemRow:
+    loc = message.locator
+    return ProblemRow(source_path=loc.source_path, source_sha256=loc.source_sha256,
+                      locator=loc.display(), kind=kind, severity=severity, reason=reason,
+                      message_sha256=message.message_sha256)
+
+
+def _unique_kinds(rows: list[ProblemRow]) -> list[ProblemRow]:
+    """One row per kind and place (the store's key); reasons of repeats are joined."""
+    merged: dict[str, ProblemRow] = {}
+    for row in rows:
+        old = merged.get(row.kind)
+        merged[row.kind] = replace(old, reason=f"{old.reason}; {row.reason}") if old else row
+    return list(merged.values())

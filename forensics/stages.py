@@ -21,7 +21,12 @@ Finalizer = Callable[[Store, Settings], None]
 ANALYSERS: list[Analyser] = []
 FINALIZERS: list[Finalizer] = []
 
-# Extraction first: remote resources, beacons, links, header findings; fills context.urls.
+# Accounting first: a message present but not wholly analysable also gets a problem row.
+from forensics.analyse import accounting_problems  # noqa: E402
+
+ANALYSERS.append(accounting_problems)
+
+# Extraction next: remote resources, beacons, links, header findings; fills context.urls.
 from forensics.extract.stage import analyse_extraction, finalize_beacons  # noqa: E402
 
 ANALYSERS.append(analyse_extraction)

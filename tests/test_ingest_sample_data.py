@@ -76,4 +76,6 @@ def test_scanning_the_sample_set_finds_what_its_readme_says(generated: Path, tmp
         "Inbox,Category Updates,Opened", "Sent"]
     assert sorted(r[0] for r in conn.execute("SELECT format FROM inputs")) == [
         "", "", "", "archive", "eml", "eml", "eml", "eml", "eml", "emlx", "mbox", "mbox", "mbox", "mbox", "mbox"]
-    assert one("SELECT COUNT(*) FROM problems WHERE severity != 'skipped'") == 0
+    assert one("SELECT COUNT(*) FROM problems WHERE severity NOT IN ('skipped', 'info')") == 0
+    assert [tuple(r) for r in conn.execute("SELECT kind, severity FROM problems WHERE severity = 'info'")] == [
+        ("expunged-present", "info")]
