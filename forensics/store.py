@@ -162,9 +162,11 @@ class Store:
             return
         row_type = type(batch[0])
         names = tuple(f.name for f in dataclasses.fields(row_type))
-        self.conn.executemany(
-            _insert_sql(row_type.TABLE, names), [tuple(_cell(getattr(r, n)) for n in names) for r in batch]
-        )
+        values = operator.attrgetter(*names) if len(names) > 1 else _single(names[0])
+        # The same inline encoding as encode_findings: finalizers insert a row per token.
+        self.conn.executemany(_insert_sql(row_type.TABLE, names), [
+            tuple([v if type(v) in _PLAIN else _cell(v) for v in values(r)]) for r in batch
+        ])
 
     def commit_shard(self, findings: Findings, shard: ShardRow) -> None:
         """Store a shard's rows and mark it done, atomically."""

@@ -70,22 +70,45 @@ PAIRS_SQL = """
     GROUP BY sender, recipient
 """
 # Aligned tokens of two copies: same sender and body shape, different recipients, same
-# URL slot, same place and decoding in that URL.
-COPIES_SQL = """
-    SELECT ta.value, COUNT(*), SUM(ta.value <> tb.value)
-    FROM message_recipients a
-    JOIN message_recipients b ON b.sender = a.sender AND b.body_shape = a.body_shape
-         AND b.recipient <> a.recipient AND b.message_sha256 <> a.message_sha256
-    JOIN url_tokens ta ON ta.message_sha256 = a.message_sha256
-    JOIN url_tokens tb ON tb.message_sha256 = b.message_sha256 AND tb.slot = ta.slot
-         AND tb.location = ta.location AND tb.chain = ta.chain
-    WHERE a.body_shape <> ''
-    GROUP BY ta.value
+# URL slot, same place and decoding in that URL. Counted per place instead of pairing
+# the copies (a self-join is quadratic in the copies of one newsletter): for a token of
+# value v sent to recipient r at place K, the copies it is compared with are the tokens
+# at K sent to another recipient (N(K) - N(K,r)), and those that differ are the ones
+# with another value too (N(K) - N(K,r) - N(K,v) + N(K,r,v)). A message has one
+# recipient, so "another recipient" is also "another message".
+COPIES_TABLE = "temp.token_copies"
+COPIES_SCHEMA = f"""
+    CREATE TABLE IF NOT EXISTS {COPIES_TABLE}
+        (value TEXT PRIMARY KEY, compared INTEGER, differing INTEGER) WITHOUT ROWID
 """
-TOKENS_SQL = """
-    SELECT value, message_sha256, sender, recipient, provider, host, location, chain,
-           length, charclass, entropy
-    FROM url_tokens ORDER BY value, message_sha256, finding_id, location, chain
+COPIES_SQL = f"""
+    INSERT INTO {COPIES_TABLE}
+    WITH shapes AS (
+        SELECT message_sha256, sender, body_shape, recipient,
+               MIN(recipient) OVER shape AS first_to, MAX(recipient) OVER shape AS last_to
+        FROM message_recipients WHERE body_shape <> ''
+        WINDOW shape AS (PARTITION BY sender, body_shape)
+    ), cells AS (
+        SELECT m.sender, m.body_shape, t.slot, t.location, t.chain, m.recipient, t.value, COUNT(*) AS n
+        FROM shapes m JOIN url_tokens t ON t.message_sha256 = m.message_sha256
+        WHERE m.first_to <> m.last_to  -- copies that went to one recipient only compare with nothing
+        GROUP BY m.sender, m.body_shape, t.slot, t.location, t.chain, m.recipient, t.value
+    ), counted AS (
+        SELECT value, n,
+               SUM(n) OVER (PARTITION BY sender, body_shape, slot, location, chain) AS place,
+               SUM(n) OVER (PARTITION BY sender, body_shape, slot, location, chain, recipient) AS place_to,
+               SUM(n) OVER (PARTITION BY sender, body_shape, slot, location, chain, value) AS place_value
+        FROM cells
+    )
+    SELECT value, SUM(n * (place - place_to)) AS compared,
+           SUM(n * (place - place_to - place_value + n)) AS differing
+    FROM counted GROUP BY value HAVING compared > 0
+"""
+TOKENS_SQL = f"""
+    SELECT t.value, t.message_sha256, t.sender, t.recipient, t.provider, t.host, t.location, t.chain,
+           t.length, t.charclass, t.entropy, c.compared, c.differing
+    FROM url_tokens t LEFT JOIN {COPIES_TABLE} c ON c.value = t.value
+    ORDER BY t.value, t.message_sha256, t.finding_id, t.location, t.chain
 """
 
 
@@ -124,13 +147,19 @@ def assign_roles(store: Store, settings: Settings) -> None:  # noqa: ARG001 - fi
     """Recompute ``token_roles`` from ``url_tokens`` and ``message_recipients``."""
     conn = store.conn
     pairs = {(s, r): n for s, r, n in conn.execute(PAIRS_SQL)}
-    copies = {v: (n, d) for v, n, d in conn.execute(COPIES_SQL)}
-    rows = (_role_row(value, list(group), pairs, copies)
-            for value, group in itertools.groupby(conn.execute(TOKENS_SQL), key=lambda r: r[0]))
-    with conn:
-        conn.execute(f'DELETE FROM "{TokenRoleRow.TABLE}"')
-        for batch in _batches(rows, 1000):
-            store.insert(batch)
+    with conn:  # a temporary table, not a dict: memory must not grow with the case
+        conn.execute(COPIES_SCHEMA)
+        conn.execute(f"DELETE FROM {COPIES_TABLE}")
+        conn.execute(COPIES_SQL)
+    try:
+        rows = (_role_row(value, list(group), pairs)
+                for value, group in itertools.groupby(conn.execute(TOKENS_SQL), key=lambda r: r[0]))
+        with conn:
+            conn.execute(f'DELETE FROM "{TokenRoleRow.TABLE}"')
+            for batch in _batches(rows, 1000):
+                store.insert(batch)
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {COPIES_TABLE}")
 
 
 def _batches(rows: Iterable[TokenRoleRow], size: int) -> Iterable[list[TokenRoleRow]]:
@@ -141,33 +170,36 @@ def _batches(rows: Iterable[TokenRoleRow], size: int) -> Iterable[list[TokenRole
 
 def _role_row(
     value: str, group: list[sqlite3.Row | tuple[object, ...]],
-    pairs: dict[tuple[str, str], int], copies: dict[str, tuple[int, int]],
+    pairs: dict[tuple[str, str], int],
 ) -> TokenRoleRow:
+    # One pass over the group's rows (one per occurrence): this runs for every token of the case.
     by_pair: dict[tuple[str, str], set[str]] = {}
+    messages: set[object] = set()
+    lists: tuple[set[str], ...] = (set(), set(), set(), set(), set())  # senders, providers, hosts, ...
     for r in group:
-        by_pair.setdefault((str(r[2]), str(r[3])), set()).add(str(r[1]))
-    compared, differing = copies.get(value, (0, 0))
+        sender, recipient = str(r[2]), str(r[3])
+        by_pair.setdefault((sender, recipient), set()).add(str(r[1]))
+        messages.add(r[1])
+        for target, cell in zip(lists, (r[2], r[4], r[5], r[6], r[7] or "as written")):
+            if cell:
+                target.add(str(cell))
+    first = group[0]
+    compared, differing = int(first[11] or 0), int(first[12] or 0)
     seen = _Seen(
-        messages=len({r[1] for r in group}), recipients=len({r[3] for r in group}),
-        senders=len({r[2] for r in group}), pair_messages=sum(pairs.get(p, 0) for p in by_pair),
+        messages=len(messages), recipients=len({p[1] for p in by_pair}),
+        senders=len({p[0] for p in by_pair}), pair_messages=sum(pairs.get(p, 0) for p in by_pair),
         covers_pairs=all(len(m) >= pairs.get(p, 0) for p, m in by_pair.items()),
-        copies_compared=compared, copies_differing=differing or 0,
+        copies_compared=compared, copies_differing=differing,
     )
     role, evidence = decide(seen)
-    first = group[0]
+    senders, providers, hosts, locations, chains = ("; ".join(sorted(s)) for s in lists)
     return TokenRoleRow(
         value=value, role=role, evidence=evidence, messages=seen.messages,
         recipients=seen.recipients, senders=seen.senders, pair_messages=seen.pair_messages,
-        copies_compared=compared, copies_differing=differing or 0,
+        copies_compared=compared, copies_differing=differing,
         length=int(first[8]), charclass=str(first[9]), entropy=float(first[10]),
-        sender_list=_joined(r[2] for r in group), provider_list=_joined(r[4] for r in group),
-        host_list=_joined(r[5] for r in group), locations=_joined(r[6] for r in group),
-        chains=_joined(r[7] or "as written" for r in group),
+        sender_list=senders, provider_list=providers, host_list=hosts, locations=locations, chains=chains,
     )
-
-
-def _joined(values: Iterable[object]) -> str:
-    return "; ".join(sorted({str(v) for v in values if v}))
 
 
 columns.register()  # the report's data dictionary documents the token and leak exports
