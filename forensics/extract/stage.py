@@ -22,12 +22,18 @@ from forensics.extract import beacons, html, links, params, wrappers
 from forensics.extract.headers import HeaderFinding, header_findings
 from forensics.extract.rows import ExtractionRow, HeaderFindingRow, LinkRow, ResourceRow, finding_id
 from forensics.extract.urls import Target, host_of, party, target
-from forensics.providers import Attribution, attribute_url, sender_domain
+from forensics.providers import Attribution, attribute_message, attribute_url, sender_domain
 from forensics.records import FoundUrl, Message, ProblemRow, Row
 from forensics.store import Store
 
 TEXT_LOCATION = "text@plain"
 _COUNTED = ("cid", "data", "relative")
+_CACHE_SIZE = 4096  # URL facts and link verdicts kept across messages (cleared when full)
+# What a URL's facts depend on besides the URL: the message's header attribution and
+# sender domain (the only message facts attribute_url reads).
+_MessageKey = tuple[Attribution | None, str]
+_FACTS: dict[tuple[str, str, _MessageKey], "_UrlFacts"] = {}
+_VERDICTS: dict[tuple[str, bool, _MessageKey], links.LinkVerdict] = {}
 
 
 def _json(items: Sequence[str]) -> str:
@@ -133,15 +139,26 @@ def _url_facts(resolved: str, fallback_host: str, message: Message) -> _UrlFacts
                      shape=beacons.url_shape(host, path_query, path), embedded=bool(wrappers.unwrap(final).hops))
 
 
-def _prepare(places: list[_Placed], message: Message) -> list[_Prepared]:
-    """Facts of every resource URL; a spacer referenced 80 times is looked at once."""
-    cache: dict[str, _UrlFacts] = {}
+def message_key(message: Message) -> _MessageKey:
+    """The message facts a URL's attribution depends on (see ``providers.Attributor.attribute_url``)."""
+    return attribute_message(message), sender_domain(message)
+
+
+def _bounded(cache: dict) -> dict:  # type: ignore[type-arg]
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    return cache
+
+
+def _prepare(places: list[_Placed], message: Message, key: _MessageKey) -> list[_Prepared]:
+    """Facts of every resource URL; a spacer referenced 80 times (or in 80 messages of one
+    sender) is looked at once."""
     out: list[_Prepared] = []
     for place in places:
-        resolved = place.target.resolved
-        facts = cache.get(resolved)
+        cache_key = (place.target.resolved, place.target.host, key)
+        facts = _FACTS.get(cache_key)
         if facts is None:
-            facts = cache[resolved] = _url_facts(resolved, place.target.host, message)
+            facts = _bounded(_FACTS)[cache_key] = _url_facts(place.target.resolved, place.target.host, message)
         out.append(_Prepared(place=place, facts=facts))
     return out
 
@@ -170,14 +187,14 @@ def _resource_row(message: Message, seq: int, prep: _Prepared, repeats: int, sam
     )
 
 
-def _link_row(message: Message, seq: int, place: _Placed, sender: str,
-              cache: dict[tuple[str, bool], links.LinkVerdict]) -> LinkRow:
+def _link_row(message: Message, seq: int, place: _Placed, sender: str, key: _MessageKey) -> LinkRow:
     ref, tgt = place.ref, place.target
     url = tgt.resolved
-    key = (url, ref.location.endswith("@ping"))
-    verdict = cache.get(key)
-    if verdict is None:
-        verdict = cache[key] = links.classify(url, lambda u, h: attribute_url(u, h, message), ping=key[1])
+    cache_key = (url, ref.location.endswith("@ping"), key)
+    verdict = _VERDICTS.get(cache_key)
+    if verdict is None:  # a link repeated, in the message or by the sender, is classified once
+        verdict = _bounded(_VERDICTS)[cache_key] = links.classify(
+            url, lambda u, h: attribute_url(u, h, message), ping=cache_key[1])
     final = verdict.final
     final_host = host_of(final) if not final.lower().startswith("mailto:") else target(final).host
     final_domain = _domain(final_host)
@@ -226,7 +243,8 @@ def analyse_extraction(message: Message, settings: Settings, context: MessageCon
     tally = _Tally()
     sender = sender_domain(message)
     resources, found_links = _split(message, budget, tally)
-    prepared = _prepare(resources, message)
+    key = message_key(message)
+    prepared = _prepare(resources, message, key)
     repeats = Counter(p.place.target.resolved for p in prepared)
     # distinct URLs of one shape: many in one message are assets (product photos), not pixels
     shapes = Counter(template for template, _ in {(p.facts.template, p.place.target.resolved) for p in prepared})
@@ -235,8 +253,7 @@ def analyse_extraction(message: Message, settings: Settings, context: MessageCon
         row = _resource_row(message, seq, prep, repeats[prep.place.target.resolved], shapes[prep.facts.template], sender)
         rows.append(row)
         context.urls.append(_found(row, "resource", row.unwrapped, bool(row.is_beacon)))
-    verdicts: dict[tuple[str, bool], links.LinkVerdict] = {}  # a link repeated is classified once
-    link_rows = [_link_row(message, seq, place, sender, verdicts) for seq, place in enumerate(found_links)]
+    link_rows = [_link_row(message, seq, place, sender, key) for seq, place in enumerate(found_links)]
     for link in link_rows:
         context.urls.append(_found(link, "link", link.unwrapped, False))
     header_rows = [_header_row(message, seq, f, sender) for seq, f in enumerate(header_findings(message))]

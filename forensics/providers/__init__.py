@@ -40,6 +40,7 @@ __all__ = [
 _LOOK_WEIGHT = {(True, True): 0.85, (False, True): 0.75, (True, False): 0.65}
 _FIRST_PARTY_CONFIDENCE = 0.5
 _CACHE_SIZE = 1024
+_URL_CACHE_SIZE = 8192  # attributions of URLs (a few hundred bytes each)
 _AUTO = object()  # attribute_url computes (or reuses) the message's header attribution
 _STATIC_FILE = re.compile(r"\.(?:png|jpe?g|gif|webp|svg|ico|bmp|css|js|woff2?|ttf|otf|eot|mp4|pdf)$", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9_~.=%+-]{20,}")
@@ -67,6 +68,7 @@ class Attributor:
         self._prefixes = kb.meta.generic_param_prefixes
         self._labels = frozenset(kb.meta.tracking_labels)
         self._cache: OrderedDict[str, Attribution | None] = OrderedDict()
+        self._url_cache: dict[tuple[str, str, Attribution | None, str], Attribution] = {}
 
     # ------------------------------------------------------------- messages (layer 3)
 
@@ -92,11 +94,27 @@ class Attributor:
 
     def attribute_url(self, url: str, host: str = "", message: Message | None = None,
                       *, header: Attribution | None | object = _AUTO) -> Attribution:
-        """Attribute one URL; the first layer that decides wins."""
+        """Attribute one URL; the first layer that decides wins.
+
+        The answer depends on the message only through its header attribution and its
+        sender's domain, so it is cached under those: extraction, tokens and leaks ask
+        about the same URLs, and a newsletter's URLs recur from message to message.
+        """
+        found_header = self._header(message, header)
+        key = (url, host, found_header, sender_domain(message))
+        cached = self._url_cache.get(key)
+        if cached is None:
+            if len(self._url_cache) >= _URL_CACHE_SIZE:
+                self._url_cache.clear()  # bounded; cheaper than LRU order and as good for runs of a sender
+            cached = self._url_cache[key] = self._attribute_url(url, host, message, found_header)
+        return cached
+
+    def _attribute_url(self, url: str, host: str, message: Message | None,
+                       header: Attribution | None) -> Attribution:
         parts = split_url(url, host)
         params = tracking_params(parts, self.urls.params, self._generic, self._prefixes)
         found = (self.layer_host(parts) or self.layer_path(parts)
-                 or self.layer_header(parts, message, self._header(message, header))
+                 or self.layer_header(parts, message, header)
                  or self.layer_first_party(parts, message))
         if found is None:
             found = _unknown(self.urls.neutral_host(parts))
