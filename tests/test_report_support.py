@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from forensics.analyse import Settings
+from forensics.correlate.metrics import compute_metrics
 from forensics.pipeline import ScanOptions, scan
 from forensics.store import Store
 
@@ -93,5 +94,7 @@ def add_findings(out: Path, port: int = 9) -> None:
                 "chain": ["md5", "base64", "sha256 > hex"][i % 3], "url": url, "unwrapped": url,
                 "host": "127.0.0.1", "registered_domain": "127.0.0.1", "provider": provider,
                 "party": "third-party"}, ("finding_id", "location", "identity"))
-        insert(conn, "tokens", {"value": "abc123", "role": "recipient identifier", "messages": 3,
+        insert(conn, "tokens", {"value": "abc123", "role": "recipient-identifier", "messages": 3,
                                 "senders": 2, "sender_list": "shop.example"}, ("value",))
+    with Store(out) as store:
+        compute_metrics(store, Settings())  # the report reads the metrics of these findings

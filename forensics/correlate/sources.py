@@ -43,19 +43,19 @@ RECIPIENT_ROLE = "recipient-identifier"
 
 TEMP_TABLES = ("cg_messages", "cg_findings", "cg_leaks", "cg_tokens", "cg_contacts", "cg_brokers",
                "cg_broker_pairs")
-# Column names other stages may use for one meaning (the first present wins).
+# The column each meaning is read from, as the stages store it (checked against the real
+# schema by tests/test_report_schema.py); a column a stage drops reads as '' (see ``pick``).
 CANDIDATES: dict[str, tuple[str, ...]] = {
-    "finding_id": ("finding_id", "id"),
-    "host": ("host", "receiving_host"),
-    "registered_domain": ("registered_domain", "domain"),
-    "provider": ("provider", "receiving_provider", "provider_name"),
-    "identity": ("identity", "identity_address"),
-    "value": ("matched", "written", "value"),
-    "chain": ("chain", "encoding_chain", "encoding"),
+    "finding_id": ("finding_id",),
+    "host": ("host",),
+    "registered_domain": ("registered_domain",),
+    "provider": ("provider",),
+    "identity": ("identity",),
+    "value": ("matched", "written"),  # leaks: the text equal to the identity's form, else the raw value
+    "chain": ("chain",),
 }
-# Where beacons and links are stored: (table, kind expression). A ``beacons`` table, when a
-# case has one, holds the beacons; else they are the ``resources`` flagged ``is_beacon``.
-BEACONS = ("beacons", "'beacon'")
+# Where beacons and links are stored: (table, kind expression). Beacons are the remote
+# resources extraction flagged (``resources.is_beacon``; ``beacons.csv`` is that selection).
 RESOURCES = ("resources", "CASE WHEN t.is_beacon = 1 THEN 'beacon' ELSE 'resource' END")
 LINKS = ("links", "'link'")
 
@@ -136,13 +136,8 @@ def install_functions(conn: sqlite3.Connection) -> None:
     conn.create_aggregate("cg_sorted_sample", 3, SortedSample)
 
 
-def _finding_sources(conn: sqlite3.Connection, *, contacts: bool) -> list[tuple[str, str]]:
-    if has_table(conn, "beacons"):
-        found = [BEACONS] + ([("resources", "'resource'")] if contacts and has_table(conn, "resources") else [])
-    elif has_table(conn, "resources") and "is_beacon" in columns(conn, "resources"):
-        found = [RESOURCES]
-    else:
-        found = []
+def _finding_sources(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    found = [RESOURCES] if has_beacon_source(conn) else []
     return found + ([LINKS] if has_table(conn, "links") else [])
 
 
@@ -153,7 +148,7 @@ def findings_sql(conn: sqlite3.Connection, *, contacts: bool = False) -> str | N
     ``resource`` (every host a message makes the reader's client contact).
     """
     parts = []
-    for table, kind in _finding_sources(conn, contacts=contacts):
+    for table, kind in _finding_sources(conn):
         host = f"lower({pick(conn, table, 'host')})"
         domain = pick(conn, table, "registered_domain")
         where = " WHERE kind != 'resource'" if not contacts and table == "resources" else ""
@@ -167,7 +162,7 @@ def findings_sql(conn: sqlite3.Connection, *, contacts: bool = False) -> str | N
 
 def has_beacon_source(conn: sqlite3.Connection) -> bool:
     """Whether the case says which resources are beacons (else prevalence is unknown, not 0)."""
-    return has_table(conn, "beacons") or (has_table(conn, "resources") and "is_beacon" in columns(conn, "resources"))
+    return has_table(conn, "resources") and "is_beacon" in columns(conn, "resources")
 
 
 def _drop(conn: sqlite3.Connection) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -59,9 +60,28 @@ def style() -> Iterator[None]:
 
 
 def short(label: str, limit: int = LABEL_MAX) -> str:
-    """One line, control characters removed, long labels cut with an ellipsis."""
+    """One line, control characters removed, long labels cut with an ellipsis.
+
+    An e-mail address keeps its domain (who sent it is the informative part) and loses
+    the middle of its local part instead.
+    """
     text = "".join(c if c.isprintable() else " " for c in label).strip() or "(empty)"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    local, at, domain = text.rpartition("@")
+    if at and local and len(domain) <= limit - 6:
+        keep = limit - len(domain) - 2  # the ellipsis and the @
+        return local[: keep] + "…@" + domain
+    return text[: limit - 1] + "…"
+
+
+def wrapped(label: str, width: int = 26, lines: int = 2) -> str:
+    """A long name on at most ``lines`` lines of ``width`` characters (the last one cut)."""
+    text = "".join(c if c.isprintable() else " " for c in label).strip() or "(empty)"
+    parts = textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [text]
+    if len(parts) > lines:
+        parts = parts[: lines - 1] + [short(" ".join(parts[lines - 1:]), width)]
+    return "\n".join(parts)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -79,26 +99,65 @@ def no_data(title: str, reason: str) -> Figure:
     return fig
 
 
-def chart_prevalence(months: Sequence[Month] | None) -> Figure:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Period:
+    label: str
+    messages: int
+    tracked: int
+
+
+def _month_index(month: str) -> int:
+    year, mon = month.split("-")
+    return int(year) * 12 + int(mon) - 1
+
+
+def periods(months: Sequence[Month], max_bins: int = 40) -> tuple[str, list[Period]]:
+    """Months grouped into consecutive months, quarters or years, whichever first gives at
+    most ``max_bins`` bars over the whole span; periods without mail are kept (as zero),
+    so a gap in time stays a gap on the chart."""
+    first, last = _month_index(months[0].month), _month_index(months[-1].month)
+    for unit, size in (("month", 1), ("quarter", 3), ("year", 12)):
+        if (last // size - first // size) + 1 <= max_bins or unit == "year":
+            break
+    totals: dict[int, list[int]] = {}
+    for m in months:
+        slot = totals.setdefault(_month_index(m.month) // size, [0, 0])
+        slot[0] += m.messages
+        slot[1] += m.tracked
+
+    def label(slot: int) -> str:
+        year, rest = divmod(slot * size, 12)
+        return {"month": f"{year}-{rest + 1:02d}", "quarter": f"{year} Q{rest // 3 + 1}", "year": str(year)}[unit]
+
+    span = range(first // size, last // size + 1)
+    return unit, [Period(label=label(i), messages=totals.get(i, [0, 0])[0], tracked=totals.get(i, [0, 0])[1])
+                  for i in span]
+
+
+def chart_prevalence(months: Sequence[Month] | None, undated: int = 0) -> Figure:
     title = "Tracker prevalence over time"
     if not months:
         return no_data(title, "no beacon findings in this case" if months is None else "no dated messages")
-    fig = _figure(max(7.0, 0.28 * len(months) + 2), 4.2)
+    unit, bins = periods(months)
+    fig = _figure(max(7.0, 0.3 * len(bins) + 2.5), 4.4)
     ax = fig.add_subplot()
-    x = range(len(months))
-    shares = [100.0 * m.tracked / m.messages if m.messages else 0.0 for m in months]
-    ax.bar(x, shares, color=BLUE, label="messages with a beacon (%)")
+    x = list(range(len(bins)))
+    shares = [100.0 * b.tracked / b.messages if b.messages else 0.0 for b in bins]
+    ax.bar(x, shares, color=BLUE, label=f"messages with a beacon (% of the {unit}'s messages, left axis)")
     ax.set_ylim(0, 105)
     ax.set_ylabel("Messages with at least one beacon (%)")
-    ax.set_xlabel("Month of the Date header (UTC)")
-    step = max(1, len(months) // 24)  # at most ~24 month labels
-    ax.set_xticks(list(x)[::step], [m.month for m in months][::step], rotation=60, ha="right")
+    note = f"; {undated} undated message{'s' if undated != 1 else ''} not shown" if undated else ""
+    ax.set_xlabel(f"{unit.capitalize()} of the Date header (UTC){note}")
+    step = max(1, -(-len(bins) // 24))  # at most ~24 labels
+    ax.set_xticks(x[::step], [b.label for b in bins][::step], rotation=60 if len(bins) > 8 else 0,
+                  ha="right" if len(bins) > 8 else "center")
+    ax.set_xlim(-0.6, len(bins) - 0.4)
     counts = ax.twinx()
-    counts.plot(list(x), [m.messages for m in months], color=ORANGE, marker=".", label="messages")
+    counts.plot(x, [b.messages for b in bins], color=ORANGE, marker=".", label="messages analysed (count, right axis)")
     counts.set_ylabel("Messages analysed (count)")
-    counts.set_ylim(bottom=0)
+    counts.set_ylim(bottom=0, top=max(b.messages for b in bins) * 1.1 or 1)
     counts.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(title)
+    ax.set_title(f"{title}, per {unit}")
     fig.legend(loc="outside lower center", ncols=2, frameon=False)
     return fig
 
@@ -106,13 +165,15 @@ def chart_prevalence(months: Sequence[Month] | None) -> Figure:
 def _barh(title: str, counts: Sequence[Count] | None, xlabel: str, absent: str, empty: str) -> Figure:
     if not counts:
         return no_data(title, absent if counts is None else empty)
-    fig = _figure(8, 1.2 + 0.32 * len(counts))
+    labels = [wrapped(c.label, 30) for c in counts][::-1]
+    rows = sum(label.count("\n") + 1 for label in labels)
+    fig = _figure(8, 1.3 + 0.22 * rows + 0.12 * len(labels))
     ax = fig.add_subplot()
-    labels = [short(c.label) for c in counts][::-1]
     values = [c.value for c in counts][::-1]
     bars = ax.barh(range(len(values)), values, color=BLUE)
     ax.bar_label(bars, padding=3, fontsize=8)
     ax.set_yticks(range(len(values)), labels)
+    ax.set_ylim(-0.6, len(values) - 0.4)
     ax.set_xlabel(xlabel)
     ax.set_xlim(0, max(values) * 1.15)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -121,12 +182,13 @@ def _barh(title: str, counts: Sequence[Count] | None, xlabel: str, absent: str, 
 
 
 def chart_providers(counts: Sequence[Count] | None) -> Figure:
-    return _barh("Top tracking providers", counts, "Messages with a finding attributed to the provider (count)",
+    return _barh("Top tracking providers", counts, "Messages with a beacon or link the provider operates (count)",
                  "no beacon or link findings in this case", "no finding was attributed to a provider")
 
 
 def chart_leak_encodings(counts: Sequence[Count] | None) -> Figure:
-    return _barh("Recipient-address leaks by encoding", counts, "Leaks (count)",
+    return _barh("Recipient-address leaks by encoding", counts,
+                 "Messages leaking a recipient's address in this encoding (count)",
                  "no leak findings in this case", "no leak was found")
 
 
@@ -145,10 +207,12 @@ def chart_heatmap(cells: Sequence[Cell] | None) -> Figure:
         return no_data(title, "no beacon or link findings in this case" if cells is None
                        else "no finding was attributed to a provider")
     senders, providers, grid = _matrix(cells)
-    fig = _figure(max(6.0, 2.8 + 0.42 * len(providers)), max(3.0, 1.8 + 0.3 * len(senders)))
+    fig = _figure(max(6.0, 3.6 + 0.45 * len(providers)), max(3.0, 2.6 + 0.3 * len(senders)))
     ax = fig.add_subplot()
     image = ax.imshow(grid, cmap="Blues", aspect="auto", vmin=0)
-    ax.set_xticks(range(len(providers)), [short(p, 24) for p in providers], rotation=50, ha="right")
+    # One line per name, anchored at its column: wrapped names drift off their column when turned.
+    ax.set_xticks(range(len(providers)), [short(p, 34) for p in providers], rotation=45, ha="right",
+                  rotation_mode="anchor")
     ax.set_yticks(range(len(senders)), [short(s) for s in senders])
     top = max(max(row) for row in grid) or 1
     for i, row in enumerate(grid):
@@ -164,14 +228,17 @@ def chart_heatmap(cells: Sequence[Cell] | None) -> Figure:
 
 
 def provider_sender_graph(cells: Sequence[Cell], senders: int = 15, providers: int = 12) -> nx.Graph:
-    """A bipartite graph of the main actors: sender and provider nodes, message-count edges."""
-    by_sender: dict[str, int] = {}
+    """A bipartite graph of the main actors: the busiest providers, and the busiest senders
+    among those that use them (so no sender is drawn without an edge); message-count edges."""
     by_provider: dict[str, int] = {}
     for c in cells:
-        by_sender[c.sender] = by_sender.get(c.sender, 0) + c.messages
         by_provider[c.provider] = by_provider.get(c.provider, 0) + c.messages
-    keep_s = set(sorted(by_sender, key=lambda k: (-by_sender[k], k))[:senders])
     keep_p = set(sorted(by_provider, key=lambda k: (-by_provider[k], k))[:providers])
+    by_sender: dict[str, int] = {}
+    for c in cells:
+        if c.provider in keep_p:
+            by_sender[c.sender] = by_sender.get(c.sender, 0) + c.messages
+    keep_s = set(sorted(by_sender, key=lambda k: (-by_sender[k], k))[:senders])
     graph = nx.Graph()
     for name in sorted(keep_s):
         graph.add_node(("sender", name), kind="sender", label=name, weight=by_sender[name])
@@ -184,18 +251,26 @@ def provider_sender_graph(cells: Sequence[Cell], senders: int = 15, providers: i
 
 
 def graph_layout(graph: nx.Graph) -> dict[object, object]:
-    """Senders in a left column, providers in a right one, busiest first.
+    """Senders in a left column, busiest first; providers in a right one, each at the mean
+    height of its senders (the barycentre heuristic: few crossing edges).
 
-    A two-column layout keeps long sender names legible and does not scatter disconnected
-    pairs to the corners as a force layout does; the order is stable, so is the drawing.
+    A two-column layout keeps long names legible and does not scatter disconnected pairs
+    to the corners as a force layout does; the order is stable, so is the drawing.
     """
-    def column(kind: str) -> list[object]:
+    def ranked(kind: str) -> list[object]:
         nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
         return sorted(nodes, key=lambda n: (-graph.nodes[n]["weight"], graph.nodes[n]["label"]))
 
+    senders = ranked("sender")
+    rank = {n: i for i, n in enumerate(senders)}
+
+    def centre(node: object) -> float:
+        heights = [rank[s] for s in graph.neighbors(node) if s in rank]
+        return sum(heights) / len(heights) if heights else float(len(senders))
+
+    providers = sorted(ranked("provider"), key=lambda n: (centre(n), -graph.nodes[n]["weight"], graph.nodes[n]["label"]))
     pos: dict[object, object] = {}
-    for x, kind in ((0.0, "sender"), (1.0, "provider")):
-        nodes = column(kind)
+    for x, nodes in ((0.0, senders), (1.0, providers)):
         for i, node in enumerate(nodes):
             pos[node] = (x, 1.0 - (i + 0.5) / len(nodes))
     return pos
@@ -208,26 +283,32 @@ def chart_graph(cells: Sequence[Cell] | None) -> Figure:
                        else "no finding was attributed to a provider")
     graph = provider_sender_graph(cells)
     rows = max(sum(1 for _, d in graph.nodes(data=True) if d["kind"] == k) for k in ("sender", "provider"))
-    fig = _figure(9, max(3.5, 1.5 + 0.42 * rows))
+    fig = _figure(11, max(3.5, 1.6 + 0.42 * rows))
     ax = fig.add_subplot()
     ax.set_axis_off()
-    ax.set_xlim(-0.45, 1.45)
+    # Room for the labels beside the columns: 1 unit of x is about 4 inches here, and a
+    # LABEL_MAX-character label at 8 pt about 2.6 inches.
+    ax.set_xlim(-0.75, 1.75)
+    ax.set_ylim(-0.02, 1.02)
     pos = graph_layout(graph)
     top = max(d["weight"] for _, d in graph.nodes(data=True))
-    widths = [0.6 + 3.0 * d["weight"] / max(1, top) for _, _, d in graph.edges(data=True)]
-    nx.draw_networkx_edges(graph, pos, ax=ax, width=widths, edge_color="#b0b0b0")
+    edge_top = max((d["weight"] for _, _, d in graph.edges(data=True)), default=1)
+    widths = [0.6 + 4.0 * d["weight"] / edge_top for _, _, d in graph.edges(data=True)]
+    nx.draw_networkx_edges(graph, pos, ax=ax, width=widths, edge_color="#9aa4ae", alpha=0.8)
     for kind, color, shape in (("sender", BLUE, "o"), ("provider", ORANGE, "s")):
         nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
-        sizes = [120 + 900 * graph.nodes[n]["weight"] / top for n in nodes]
+        sizes = [80 + 600 * graph.nodes[n]["weight"] / top for n in nodes]
         nx.draw_networkx_nodes(graph, pos, nodelist=nodes, node_color=color, node_shape=shape,
                                node_size=sizes, ax=ax, label=f"{kind}s")
-    for kind, shift, align in (("sender", -0.05, "right"), ("provider", 0.05, "left")):
+    for kind, shift, align in (("sender", -0.04, "right"), ("provider", 0.04, "left")):
         nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
         nx.draw_networkx_labels(graph, {n: (pos[n][0] + shift, pos[n][1]) for n in nodes},
-                                labels={n: short(graph.nodes[n]["label"]) for n in nodes},
+                                labels={n: f"{short(graph.nodes[n]['label'])} ({graph.nodes[n]['weight']})"
+                                        for n in nodes},
                                 font_size=8, horizontalalignment=align, ax=ax)
     fig.legend(loc="outside lower center", ncols=2, frameon=False, markerscale=0.5)
-    ax.set_title(f"{title}\n(node size: messages; edge width: messages from the sender with the provider)")
+    ax.set_title(f"{title}\n(the busiest providers and their senders; in brackets and as node size: messages; "
+                 "edge width: messages from the sender with the provider)", fontsize=10)
     return fig
 
 
@@ -243,11 +324,12 @@ def render(fig: Figure, fmt: str) -> bytes:
 def case_charts(conn: sqlite3.Connection) -> list[Chart]:
     """Every chart of the report, from the case (each says "no data" when it has none)."""
     months = facts.prevalence_by_month(conn)
+    undated = facts.undated(conn)
     providers = facts.top_providers(conn)
     cells = facts.sender_provider_cells(conn)
     encodings = facts.leak_encodings(conn)
     makers: list[tuple[str, str, Callable[[], Figure], bool]] = [
-        ("chart_prevalence", "Tracker prevalence over time", lambda: chart_prevalence(months), not months),
+        ("chart_prevalence", "Tracker prevalence over time", lambda: chart_prevalence(months, undated), not months),
         ("chart_providers", "Top tracking providers", lambda: chart_providers(providers), not providers),
         ("chart_heatmap", "Senders × tracking providers", lambda: chart_heatmap(cells), not cells),
         ("chart_leak_encodings", "Recipient-address leaks by encoding",

@@ -89,17 +89,48 @@ FILES: dict[str, dict[str, str]] = {
     },
 }
 
-# Stages that document their own columns elsewhere: the dictionary points there.
-for _name, _about in (
-    ("resources", "every remote resource a mail client would load (columns: docs/extraction.md)"),
-    ("beacons", "the resources flagged as beacons (`resources` with is_beacon = 1; columns: docs/extraction.md)"),
-    ("links", "every link and where it leads (columns: docs/extraction.md)"),
-    ("header_findings", "read-receipt requests and List-Unsubscribe entries (columns: docs/extraction.md)"),
-    ("leaks", "a recipient identity found in a URL, and how it was encoded"),
-    ("tokens", "URL tokens across the case, with their role (recipient, message, campaign identifier)"),
-    ("url_tokens", "every token of every URL, with its decoding chain"),
-):
-    FILES.setdefault(_name, {"": _about})
+# What a data set is, for stages whose own column docs do not say it (the stage's "" wins).
+ABOUT: dict[str, str] = {
+    "resources": "every remote resource a mail client would load (also docs/extraction.md)",
+    "beacons": "the resources flagged as beacons (`resources` with is_beacon = 1; also docs/extraction.md)",
+    "links": "every link and where it leads (also docs/extraction.md)",
+    "header_findings": "read-receipt requests and List-Unsubscribe entries (also docs/extraction.md)",
+    "leaks": "a recipient identity found in a URL, and how it was encoded",
+    "tokens": "URL tokens across the case, with their role (recipient, message, campaign identifier)",
+    "url_tokens": "every token of every URL, with its decoding chain",
+}
+
+
+def stage_docs() -> list[dict[str, dict[str, str]]]:
+    """Column docs the analysis stages keep beside their code (same format as ``FILES``).
+
+    Imported here, when the dictionary is written, rather than registered by the stages
+    at import time: what is documented must not depend on which module was imported first.
+    """
+    from forensics.correlate.metrics import DOCS as metrics_docs
+    from forensics.extract.columns import COLUMNS as extraction_docs
+    from forensics.tokens.columns import COLUMNS as token_docs
+
+    return [extraction_docs, token_docs, metrics_docs]
+
+
+def documentation() -> dict[str, dict[str, str]]:
+    """Every documented data set and column: ``FILES``, then each stage's docs, column by column.
+
+    The foundation's wording wins for a column both describe; a stage's description of a
+    data set wins over the short ``ABOUT`` line.
+    """
+    merged = {name: dict(columns) for name, columns in FILES.items()}
+    for docs in stage_docs():
+        for name, columns in docs.items():
+            known = merged.setdefault(name, {})
+            for column, meaning in columns.items():
+                if meaning:
+                    known.setdefault(column, meaning)
+    for name, about in ABOUT.items():
+        merged.setdefault(name, {}).setdefault("", about)
+    return merged
+
 
 NOTES = """\
 All files are UTF-8. CSV files use a header row, CRLF line ends and RFC 4180 quoting; a
@@ -110,20 +141,24 @@ the same evidence gives byte-identical files.
 """
 
 
+UNDOCUMENTED = "(not documented yet)"
+
+
 def describe(name: str, column: str) -> str:
-    return FILES.get(name, {}).get(column, "")
+    return documentation().get(name, {}).get(column, "")
 
 
 def render_dictionary(headers: dict[str, list[str]], files: dict[str, list[str]]) -> str:
     """Markdown for the given data sets (name -> columns as written; name -> file names)."""
+    docs = documentation()
     lines = ["# Data dictionary", "", NOTES]
     for name in sorted(headers):
-        about = FILES.get(name, {}).get("", "data set written by a later stage")
+        about = docs.get(name, {}).get("", "data set written by a later stage")
         names = ", ".join(f"`{f}`" for f in files.get(name, []))
         lines += [f"## {name} ({names})", "", about, "",
                   "| column | meaning |", "| --- | --- |"]
         for column in headers[name]:
-            text = describe(name, column) or "(not documented yet)"
+            text = docs.get(name, {}).get(column) or UNDOCUMENTED
             lines.append(f"| `{column}` | {text.replace('|', '/')} |")
         lines.append("")
     return "\n".join(lines)

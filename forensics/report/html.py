@@ -30,6 +30,9 @@ from forensics.report.facts import Summary
 from forensics.report.tables import Export, has_table
 
 ROW_LIMIT = 1000  # rows per table in the HTML; the CSV files hold everything
+LIST_SHOWN = 12  # names listed in a sentence of the summary
+BROKERS_SHOWN = 20  # rows of the data-broker table in the summary (most senders first)
+SHORT_CELL = 14  # a one-word value up to this long is never broken across lines ("third-party")
 CORE_TABLES = ("messages", "occurrences", "attachments", "inputs")
 EVIDENCE_ORDER = ("beacons", "links", "leaks", "tokens", "problems")
 _HEX = re.compile(r"^[0-9a-f]{8,128}$")
@@ -80,7 +83,7 @@ def _cell(column: str, value: object, messages: dict[str, sqlite3.Row]) -> str:
     if isinstance(value, (int, float)):
         return f'<td class="num">{esc(text)}</td>'
     css = "url" if "url" in column or column in ("unwrapped", "token") else (
-        "hash" if "sha256" in column else "wrap")
+        "hash" if "sha256" in column else "short" if len(text) <= SHORT_CELL and " " not in text else "wrap")
     return f'<td class="{css}">{esc(text)}</td>'
 
 
@@ -134,31 +137,86 @@ def _pct(part: int | None, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "0%"
 
 
+def _share(value: float | None) -> str | None:
+    return None if value is None else f"{100.0 * value:.1f}%"
+
+
 def _card(value: str, label: str, alert: bool = False) -> str:
     return f'<div class="card{" alert" if alert else ""}"><span class="v">{esc(value)}</span><span class="k">{esc(label)}</span></div>'
 
 
-def summary_section(ctx: Context, s: Summary) -> str:
-    nodata = "no data (this case has no {} table)"
-    cards = [
+NODATA = "no data (this case has no {} table)"
+
+
+def _cards(s: Summary) -> list[str]:
+    def number(value: int | None) -> str:
+        return "no data" if value is None else str(value)
+
+    notes = f"; {s.notes} notes, e.g. deleted but still present" if s.notes else ""
+    return [
         _card(str(s.messages), f"unique messages analysed ({s.copies} copies, {s.defective} with defects)"),
         _card(_pct(s.tracked, s.messages), "of messages carry at least one beacon"
-              + (f" ({s.tracked})" if s.tracked is not None else f": {nodata.format('beacons')}"), bool(s.tracked)),
-        _card("no data" if s.providers is None else str(s.providers), "tracking providers identified"),
-        _card("no data" if s.leaked_messages is None else str(s.leaked_messages),
-              "messages leaking the recipient's address" if s.leaked_messages is not None
-              else f"leaking messages: {nodata.format('leaks')}", bool(s.leaked_messages)),
-        _card(str(s.problems), f"problems recorded ({s.skipped_files} files skipped as not mail)", bool(s.problems)),
+              + (f" ({s.tracked})" if s.tracked is not None else f": {NODATA.format('beacon')}"), bool(s.tracked)),
+        _card(number(s.providers), "tracking providers identified"),
+        _card(number(s.leaked_messages), "messages leaking the recipient's address" if s.leaked_messages is not None
+              else f"leaking messages: {NODATA.format('leaks')}", bool(s.leaked_messages)),
+        _card(number(s.recipient_tokens), "URL values identifying the recipient (tokens)", bool(s.recipient_tokens)),
+        _card(number(s.brokers), "third parties able to link the recipient across senders", bool(s.brokers)),
+        _card(str(s.problems), f"problems recorded ({s.skipped_files} files skipped as not mail{notes})",
+              bool(s.problems)),
     ]
-    receivers = facts.receivers(ctx.conn)
-    if receivers is None:
-        who = f'<p class="note">No data: {esc(nodata.format("leaks"))}.</p>'
-    else:
-        who = table("t-receivers", ["receiver", "messages", "senders", "identities", "encodings"],
-                    ([r.receiver, r.messages, r.senders, r.identities, r.encodings] for r in receivers),
-                    total=len(receivers), source="leaks.csv")
-    return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>'
-            f"<h3>Who received the recipient's address</h3>{who}</section>")
+
+
+def receivers_block(ctx: Context) -> str:
+    """Who received the recipient's address: per identity, each receiver and the encodings."""
+    rows = facts.receivers(ctx.conn)
+    if rows is None:
+        return f'<p class="note">No data: {esc(NODATA.format("leaks"))}.</p>'
+    third = sorted({r.receiver for r in rows if "third-party" in r.party})
+    more = f" and {len(third) - LIST_SHOWN} more" if len(third) > LIST_SHOWN else ""
+    lead = (f"{len(third)} third part{'y' if len(third) == 1 else 'ies'} received an identity of the recipient: "
+            + ", ".join(third[:LIST_SHOWN]) + more + "." if third else "No third party received an identity of the recipient.")
+    header = ["identity", "receiver", "party", "encodings", "carried by", "senders", "messages", "hosts reached"]
+    body = ([r.identity, r.receiver, r.party, r.encodings, r.via, r.senders, r.messages, r.hosts] for r in rows)
+    return (f'<p>{esc(lead)}</p><p class="note">Each identity (address of the mailbox owner) with every party its '
+            "value was sent to: the tracking provider when a rule names it, else the receiving host; "
+            "encodings as in leaks.csv (<code>md5</code>: the MD5 of the address; <code>url</code>: URL-encoded). "
+            "A beacon sends it when the message is opened, a link when it is clicked.</p>"
+            + table("t-receivers", header, body, total=facts.totals(ctx.conn).get("receivers", len(rows)),
+                    source="leaks.csv"))
+
+
+def first_items(joined: str, total: int, shown: int = 3) -> str:
+    """The first few items of a ``; ``-joined list, saying how many the full list holds."""
+    items = [i for i in joined.split("; ") if i]
+    return "; ".join(items[:shown]) + (f" … ({total} in all)" if total > shown else "")
+
+
+def brokers_block(ctx: Context) -> str:
+    """The data-broker table: who can link one recipient across several senders."""
+    rows = facts.brokers(ctx.conn, limit=BROKERS_SHOWN)
+    if rows is None:
+        return f'<p class="note">No data: {esc(NODATA.format("metrics_brokers"))}.</p>'
+    if not rows:
+        return ('<p class="note">None in this case: no third party received an identifier of the same '
+                "recipient (address leak or recipient-identifier token) from two senders or more "
+                "(metrics_brokers.csv, graph_brokers.*).</p>")
+    header = ["third party", "recipient", "senders", "messages", "leaks", "tokens", "shared values",
+              "senders (first 3)", "first seen (UTC)", "last seen (UTC)"]
+    body = ([r.receiver, r.recipient, r.senders, r.messages, r.leaks, r.tokens, r.shared_values,
+             first_items(r.sender_list, r.senders), r.first_seen[:10], r.last_seen[:10]] for r in rows)
+    return ('<p class="note">Third parties that received an identifier of the same recipient (an address leak or '
+            "a recipient-identifier token) from two senders or more, and so can link that person across them; "
+            "<em>shared values</em> counts identifiers received identically from several senders (a direct "
+            "join key). Drawing: graph_brokers.graphml / .gexf.</p>"
+            + table("t-brokers", header, body, total=_count(ctx.conn, "SELECT 1 FROM metrics_brokers"),
+                    source="metrics_brokers.csv"))
+
+
+def summary_section(ctx: Context, s: Summary) -> str:
+    return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(_cards(s))}</div>'
+            f"<h3>Who received the recipient's address</h3>{receivers_block(ctx)}"
+            f"<h3>Data brokers: who can link the recipient across senders</h3>{brokers_block(ctx)}</section>")
 
 
 def charts_section(charts: Sequence[tuple[Chart, bytes]]) -> str:
@@ -178,11 +236,15 @@ def charts_section(charts: Sequence[tuple[Chart, bytes]]) -> str:
 
 def senders_section(ctx: Context) -> str:
     rows = facts.senders(ctx.conn)
-    header = ["sender", "messages", "tracked messages", "beacons", "links", "leaks", "providers"]
-    body = ([r.sender, r.messages, r.tracked, r.beacons, r.links, r.leaks, r.providers] for r in rows)
-    return ('<section id="senders"><h2>Senders</h2><p class="note">Senders by number of messages '
-            "(From address, lower-cased); the busiest 50.</p>"
-            + table("t-senders", header, body, total=len(rows), source="messages.csv") + "</section>")
+    header = ["sender", "messages", "tracked messages", "share tracked", "beacons", "links", "leaks", "providers"]
+    body = ([r.sender, r.messages, "no data" if r.tracked is None else r.tracked, _share(r.share) or "no data",
+             r.beacons, r.links, r.leaks, r.providers] for r in rows)
+    return ('<section id="senders"><h2>Senders</h2><p class="note">Senders by number of messages (first From '
+            "address, lower-cased), the busiest 50; messages and tracked messages as in metrics_prevalence.csv "
+            "(scope <code>sender</code>), which lists every sender.</p>"
+            + table("t-senders", header, body, total=facts.totals(ctx.conn)["senders"],
+                    source="metrics_prevalence.csv, messages.csv")
+            + "</section>")
 
 
 def providers_section(ctx: Context) -> str:
@@ -190,11 +252,35 @@ def providers_section(ctx: Context) -> str:
     if rows is None:
         inner = '<p class="note">No data: this case has no beacons or links table.</p>'
     else:
-        header = ["provider", "beacons", "links", "messages", "senders", "hosts", "rules"]
-        inner = table("t-providers", header, ([r.provider, r.beacons, r.links, r.messages, r.senders,
-                                                r.hosts, r.rules] for r in rows),
-                      total=len(rows), source="beacons.csv, links.csv")
+        header = ["provider", "findings", "beacons", "links", "messages", "share of messages", "senders",
+                  "hosts", "rules"]
+        inner = ('<p class="note">Tracking providers by number of messages, as in metrics_providers.csv; '
+                 f"{esc(facts.UNATTRIBUTED)}: beacons and links no provider rule names.</p>"
+                 + table("t-providers", header, ([r.provider, r.findings, r.beacons, r.links, r.messages,
+                                                   _share(r.share_of_messages), r.senders, r.hosts, r.rules]
+                                                  for r in rows),
+                         total=facts.totals(ctx.conn).get("providers", len(rows)),
+                         source="metrics_providers.csv, beacons.csv, links.csv"))
     return f'<section id="providers"><h2>Providers</h2>{inner}</section>'
+
+
+def tokens_section(ctx: Context) -> str:
+    """Identifier-like URL values and what they identify across the case."""
+    roles = facts.token_roles(ctx.conn)
+    if roles is None:
+        return '<section id="tokens"><h2>Tokens</h2><p class="note">No data: this case has no tokens table.</p></section>'
+    counts = ", ".join(f"{c.value} {c.label}" for c in roles) or "none"
+    rows = facts.recipient_tokens(ctx.conn)
+    header = ["token", "senders", "messages", "providers", "hosts", "evidence"]
+    inner = table("t-tokens", header, ([r.value, r.senders, r.messages, r.providers, r.hosts, r.evidence]
+                                       for r in rows), total=facts.totals(ctx.conn).get("recipient_tokens", 0),
+                  source="tokens.csv")
+    return ('<section id="tokens"><h2>Tokens</h2><p>Identifier-like values in URLs, by role across the case: '
+            f"{esc(counts)}.</p><h3>Values identifying the recipient</h3><p class=\"note\">A "
+            "<em>recipient-identifier</em> is the same in every message a sender sent one recipient, or differs "
+            "between copies of one newsletter sent to different recipients; the most widely sent first (at "
+            "most 50). Every token, with its role and evidence: tokens.csv; every occurrence: url_tokens.csv.</p>"
+            f"{inner}</section>")
 
 
 def rules_section(ctx: Context) -> str:
@@ -280,7 +366,7 @@ def custody_section(ctx: Context) -> str:
 
 
 NAV = (("summary", "Summary"), ("charts", "Charts"), ("senders", "Senders"), ("providers", "Providers"),
-       ("rules", "Rules"), ("evidence", "Evidence"), ("messages", "Messages"), ("custody", "Custody"))
+       ("tokens", "Tokens"), ("rules", "Rules"), ("evidence", "Evidence"), ("messages", "Messages"), ("custody", "Custody"))
 
 
 def _asset(name: str) -> str:
@@ -293,7 +379,7 @@ def render_report(ctx: Context, charts: Sequence[tuple[Chart, bytes]]) -> str:
     referenced: set[str] = set()
     evidence = evidence_section(ctx, referenced)
     body = "\n".join([summary_section(ctx, s), charts_section(charts), senders_section(ctx),
-                      providers_section(ctx), rules_section(ctx), evidence,
+                      providers_section(ctx), tokens_section(ctx), rules_section(ctx), evidence,
                       messages_section(ctx, referenced), custody_section(ctx)])
     css, js = _asset("report.css"), _asset("report.js")
     values: dict[str, Any] = {
