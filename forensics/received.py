@@ -1,0 +1,186 @@
+"""Stage 2 (parse): the Received chain, parsed as mail-parser parses it, faster.
+
+mail-parser's ``receiveds_parsing`` was ~45% of parsing: its lexer
+(``mailparser.received.split_received``) walks every header character by character
+in Python. ``split_received`` below is the same state machine, but it jumps from one
+structural character to the next with a regex, so the per-character work runs in C.
+Everything after the lexer (the clauses, the dates, hop numbers and delays) is
+mail-parser's own code or a line-for-line copy of it, so ``received_json`` is the
+same JSON mail-parser would give (``tests/test_received.py`` checks this on every
+Received header of the corpus and on generated hostile ones).
+
+The fast lexer only takes the common shape: ASCII headers without quoted strings or
+backslashes. Any message with another Received header (8-bit text, quotes, escapes)
+goes to mail-parser whole, unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mailparser.const import _ENVELOPE_FROM_RE, _SENDGRID_DATE_RE
+from mailparser.exceptions import MailParserReceivedParsingError
+from mailparser.utils import receiveds_format, receiveds_parsing
+
+_FWS = " \t\r\n"
+_KEYWORD = re.compile(r"(from|by|via|with|id|for|envelope-from|envelope-sender)(?=[ \t\r\n])", re.I)
+# Top level: the delimiters, and the first character of a word that may start a clause
+# keyword (or a SendGrid date): after folding white space or ')', or at the start.
+_TOP = re.compile(r"""[()"\[<>;]|(?:^|(?<=[ \t\r\n)]))[fbvwie0-9]""", re.I)
+_IN_COMMENT = re.compile(r"[()]")
+_RUNS = re.compile(r"[ \t\r\n]+")
+_ENVELOPE_IN_CLAUSE = {
+    name: re.compile(r"(?i)" + re.escape(name) + r"\s+<([^>]+)>") for name in ("envelope-from", "envelope-sender")
+}
+
+
+def parse_chain(received: list[str]) -> list[dict[str, object]]:
+    """The hops of a Received chain, first hop first, as ``mailparser.utils.receiveds_parsing``.
+
+    Raises whatever mail-parser raises on a chain it cannot format.
+    """
+    if not all(_simple(r) for r in received):
+        return receiveds_parsing(received)
+    parsed: list[dict[str, str]] = []
+    for value in received:
+        try:
+            parsed.append(_clauses(value))
+        except MailParserReceivedParsingError:
+            parsed.append({"raw": value})  # mail-parser keeps an unparsable hop as its raw text
+    return receiveds_format(parsed, raw_headers=received)
+
+
+def _simple(value: str) -> bool:
+    return value.isascii() and '"' not in value and "\\" not in value
+
+
+def _clauses(received: str) -> dict[str, str]:
+    """``mailparser.utils.parse_received`` (same steps, same order), on the fast lexer."""
+    values: dict[str, str] = {}
+    clauses, date = split_received(received)
+    if date is not None:
+        values["date"] = date
+    for keyword, value in clauses:
+        if keyword in ("envelope-from", "envelope-sender"):
+            match = _ENVELOPE_FROM_RE.search(value)
+            if match:
+                values[keyword.replace("-", "_")] = match.group(1)
+        elif keyword != "from" or "from" not in values:  # only the first 'from' clause counts
+            values[keyword] = value
+    for clause in ("by", "from", "with"):
+        text = values.get(clause, "")
+        for key, name in (("envelope_from", "envelope-from"), ("envelope_sender", "envelope-sender")):
+            if key not in values and name in text.lower():
+                match = _ENVELOPE_IN_CLAUSE[name].search(text)
+                if match:
+                    values[key] = match.group(1)
+    if not values:
+        raise MailParserReceivedParsingError(f"Unable to match any clauses in {received}")
+    return values
+
+
+def split_received(value: str) -> tuple[list[tuple[str, str]], str | None]:
+    """``mailparser.received.split_received`` for a ``_simple`` header: (clauses, date).
+
+    Raises:
+        MailParserReceivedParsingError: unbalanced delimiters (the same reasons as mail-parser).
+    """
+    boundaries: list[tuple[int, int, str]] = []
+    separators: list[int] = []
+    angle = False
+    sendgrid: re.Match[str] | None = None
+    index, size = 0, len(value)
+    while (found := _TOP.search(value, index)) is not None:
+        char, index = found.group(), found.start()
+        if char == "(":
+            index = _skip_comment(value, index + 1)
+            if index < 0:
+                raise MailParserReceivedParsingError("unclosed-comment")
+            continue
+        if char == "[":
+            end = value.find("]", index + 1)
+            if end < 0:
+                raise MailParserReceivedParsingError("unclosed-domain-literal")
+            index = end + 1
+            continue
+        if char == ")":
+            raise MailParserReceivedParsingError("unexpected-comment-close")
+        if char == '"':  # not in a _simple header; kept so the lexer is whole
+            raise MailParserReceivedParsingError("unclosed-quoted-string")
+        index += 1
+        if char == "<":
+            if angle:
+                raise MailParserReceivedParsingError("nested-angle-address")
+            angle = True
+        elif char == ">":
+            angle = False
+        elif angle:
+            continue
+        elif char == ";":
+            separators.append(index - 1)
+        elif not separators:
+            sendgrid = _word_start(value, index - 1, boundaries, sendgrid)
+    if angle:
+        raise MailParserReceivedParsingError("unclosed-angle-address")
+    return _assemble(value, size, boundaries, separators, sendgrid)
+
+
+def _skip_comment(value: str, index: int) -> int:
+    """Index after the comment that opened before ``index`` (comments nest), or -1."""
+    depth = 1
+    while (found := _IN_COMMENT.search(value, index)) is not None:
+        index = found.end()
+        depth += 1 if found.group() == "(" else -1
+        if not depth:
+            return index
+    return -1
+
+
+def _word_start(value: str, index: int, boundaries: list[tuple[int, int, str]],
+                sendgrid: re.Match[str] | None) -> re.Match[str] | None:
+    match = _KEYWORD.match(value, index)
+    if match:
+        keyword = match.group(1).lower()
+        end = match.end()
+        while end < len(value) and value[end] in _FWS:
+            end += 1
+        # mail-parser's exception for the TLS annotation "with cipher ..."
+        if keyword != "with" or not value[end:end + 6].lower().startswith("cipher"):
+            boundaries.append((index, match.end(), keyword))
+    elif value[index].isdigit() and sendgrid is None:
+        sendgrid = _SENDGRID_DATE_RE.match(value, index)
+    return sendgrid
+
+
+def _assemble(value: str, end: int, boundaries: list[tuple[int, int, str]], separators: list[int],
+              sendgrid: re.Match[str] | None) -> tuple[list[tuple[str, str]], str | None]:
+    """The tail of ``mailparser.received.split_received``: clauses up to the date, and the date."""
+    date = None
+    extra = None
+    if separators:
+        end = separators[0]
+        date = value[end + 1:].strip(_FWS)
+        if len(separators) > 1:  # "id token; for <recipient>; date", as mail-parser recovers it
+            middle = value[end + 1:separators[1]].strip(_FWS)
+            parts = middle.split(None, 1)
+            if (len(separators) != 2 or len(parts) != 2 or not boundaries or boundaries[-1][2] != "id"
+                    or parts[0].lower() != "for" or not parts[1].startswith("<") or not parts[1].endswith(">")):
+                raise MailParserReceivedParsingError("ambiguous-date-separators")
+            extra = ("for", _clause_value(parts[1]))
+            date = value[separators[1] + 1:].strip(_FWS)
+    elif sendgrid is not None:
+        end = sendgrid.start()
+        date = sendgrid.group(1)
+        boundaries = [b for b in boundaries if b[0] < end]
+    clauses = []
+    for position, (_, start, keyword) in enumerate(boundaries):
+        stop = boundaries[position + 1][0] if position + 1 < len(boundaries) else end
+        clauses.append((keyword, _clause_value(value[start:stop])))
+    if extra is not None:
+        clauses.append(extra)
+    return clauses, date
+
+
+def _clause_value(text: str) -> str:
+    """Folding white space collapsed (no quoted strings in a ``_simple`` header)."""
+    return _RUNS.sub(" ", text.strip(_FWS))
