@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from forensics.report import facts
 from forensics.report.build import write_report
 from forensics.report.charts import case_charts
 from forensics.report.csvout import QUERIES
-from forensics.report.dictionary import FILES
+from forensics.report.dictionary import FILES, UNDOCUMENTED, documentation, render_dictionary
 from forensics.report.tables import export_plan, generic_sql
 from forensics.report.timeline import envelope_event, received_events
 from test_report_support import add_findings, hostile_mbox, scan_case
@@ -185,15 +187,29 @@ def test_manifest_seals_every_output(full_case: Path) -> None:
         hashlib.sha256(hostile_mbox(9)).hexdigest()]
 
 
-def test_data_dictionary_documents_every_foundation_column(full_case: Path) -> None:
+def test_data_dictionary_documents_every_column_of_every_csv(full_case: Path) -> None:
     text = (full_case / "data_dictionary.md").read_text(encoding="utf-8")
     for name in ("messages", "occurrences", "attachments", "problems", "inputs", "timeline"):
         with open(full_case / f"{name}.csv", encoding="utf-8", newline="") as handle:
             header = next(csv.reader(handle))
         undocumented = [c for c in header if c not in FILES[name]]
         assert undocumented == [], name
+    docs = documentation()
+    for path in sorted(full_case.glob("*.csv")):  # findings and metrics too, from the stages' own docs
+        with open(path, encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle))
+        assert [c for c in header if not docs.get(path.stem, {}).get(c)] == [], path.name
+        assert docs[path.stem][""], path.name
+    assert UNDOCUMENTED not in text
     assert "## beacons (`beacons.csv`, `beacons.jsonl`)" in text
+    assert "## metrics_brokers (`metrics_brokers.csv`, `metrics_brokers.jsonl`)" in text
     assert "## timeline (`timeline.csv`)" in text
+
+
+def test_dictionary_flags_a_column_nobody_documented() -> None:
+    text = render_dictionary({"metrics_brokers": ["receiver", "mystery"]}, {"metrics_brokers": ["metrics_brokers.csv"]})
+    assert "| `receiver` | the third party: provider, else registered domain |" in text
+    assert f"| `mystery` | {UNDOCUMENTED} |" in text
 
 
 def test_report_command_on_a_missing_case_is_one_line_error(tmp_path: Path) -> None:
@@ -220,3 +236,33 @@ def test_report_command_writes_into_another_folder(full_case: Path, tmp_path: Pa
 
 def test_queries_api_is_a_plain_dict() -> None:
     assert isinstance(QUERIES, dict) and {"messages", "occurrences", "problems", "attachments"} <= set(QUERIES)
+
+
+def table_cells(fragment: str) -> list[list[str]]:
+    """The text of each data cell, row by row, of the first table in an HTML fragment."""
+    body = fragment[fragment.index("<tbody>"):fragment.index("</tbody>")]
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in body.split("<tr")[1:]]
+
+
+def test_summary_lists_receivers_per_identity_and_the_data_brokers(tmp_path: Path) -> None:
+    """On the correlation fixture, Mailchimp and an ad network each get Alice's MD5 from two senders."""
+    from test_correlate_support import ALICE, scan_fixture
+
+    case = scan_fixture(tmp_path)
+    write_report(case, case, argv=["test"])
+    page = (case / "report.html").read_text(encoding="utf-8")
+    summary = page[page.index('<section id="summary">'):page.index('<section id="charts">')]
+    assert "2 third parties received an identity of the recipient: Mailchimp, pixel.adnet.example." in summary
+    receivers = summary[summary.index('id="t-receivers"'):summary.index("Data brokers")]
+    assert table_cells(receivers) == [
+        [ALICE, "Mailchimp", "third-party", "md5", "beacon, link", "2", "3",
+         "shop.us5.list-manage.com; store.us7.list-manage.com"],
+        [ALICE, "pixel.adnet.example", "third-party", "md5", "beacon", "2", "2", "pixel.adnet.example"],
+    ]
+    assert "all 2 rows; full data: metrics_brokers.csv" in summary
+    brokers = summary[summary.index('id="t-brokers"'):]
+    assert [row[:4] + row[6:8] for row in table_cells(brokers)] == [  # leak and token counts: test_correlate
+        ["Mailchimp", ALICE, "2", "3", "1", "deals@store.example; news@shop.example"],
+        ["pixel.adnet.example", ALICE, "2", "2", "1", "deals@store.example; news@shop.example"],
+    ]
