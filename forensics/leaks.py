@@ -116,8 +116,20 @@ def sender_addresses(message: Message) -> frozenset[str]:
     return frozenset(a.strip().lower() for a in found if "@" in a)
 
 
+# The last message's identities: the token and leak stages both ask, one after the other.
+_LAST: list[tuple[Message, tuple[str, ...], tuple[Identity, ...]]] = []
+
+
 def message_identities(message: Message, settings: Settings) -> tuple[Identity, ...]:
     """The recipient's identities for this message, ``--identity`` ones first."""
+    if _LAST and _LAST[0][0] is message and _LAST[0][1] == settings.identities:
+        return _LAST[0][2]
+    found = _message_identities(message, settings)
+    _LAST[:] = [(message, settings.identities, found)]
+    return found
+
+
+def _message_identities(message: Message, settings: Settings) -> tuple[Identity, ...]:
     listed: list[tuple[str, str]] = [(a, "identity") for a in settings.identities]
     listed += [(a, "delivered-to") for a in _addresses_in(message.delivered_to)]
     listed += [(a.address, "to") for a in message.to] + [(a.address, "cc") for a in message.cc]
@@ -247,17 +259,30 @@ def identity_forms(key: str, written: str, deep: bool = True) -> dict[str, Hit]:
     return table
 
 
+class FormsIndex:
+    """The forms of a set of identities: each identity's own table, looked up in order.
+
+    Not merged into one dict: a mailbox of spam names a new recipient in most messages,
+    and merging thousands of forms per message cost as much as computing them.
+    """
+
+    __slots__ = ("tables",)
+
+    def __init__(self, tables: tuple[dict[str, Hit], ...]) -> None:
+        self.tables = tables
+
+    def get(self, text: str, default: tuple[Hit, ...] = ()) -> tuple[Hit, ...]:
+        """Every identity's explanation of ``text``, in the order of the identities."""
+        return tuple(t[text] for t in self.tables if text in t) or default
+
+
 @lru_cache(maxsize=16)
-def forms_index(identities: tuple[tuple[str, str, bool], ...]) -> dict[str, tuple[Hit, ...]]:
-    """The forms of a set of identities ``(key, as written, deep)``, merged into one dict."""
-    merged: dict[str, list[Hit]] = {}
-    for key, written, deep in identities:
-        for form, hit in identity_forms(key, written, deep).items():
-            merged.setdefault(form, []).append(hit)
-    return {form: tuple(hits) for form, hits in merged.items()}
+def forms_index(identities: tuple[tuple[str, str, bool], ...]) -> FormsIndex:
+    """The forms of a set of identities ``(key, as written, deep)``."""
+    return FormsIndex(tuple(identity_forms(key, written, deep) for key, written, deep in identities))
 
 
-def index_for(identities: Sequence[Identity]) -> dict[str, tuple[Hit, ...]]:
+def index_for(identities: Sequence[Identity]) -> FormsIndex:
     """The lookup dict of a message's identities (nested hashes for the first MAX_DEEP)."""
     return forms_index(tuple(sorted((i.key, i.address, n < MAX_DEEP) for n, i in enumerate(identities))))
 
@@ -301,7 +326,7 @@ def _candidates(token: Token) -> Iterator[tuple[str, str, tuple[str, ...]]]:
                 yield f"{token.location}>text", m.group(), ()
 
 
-def find_matches(tokens: Sequence[Token], index: dict[str, tuple[Hit, ...]]) -> list[Match]:
+def find_matches(tokens: Sequence[Token], index: FormsIndex) -> list[Match]:
     """Every identity form among the tokens; one dict lookup per candidate text."""
     found: list[Match] = []
     for token in tokens:
@@ -384,15 +409,14 @@ def party_of(hosts: Sequence[str], provider: str, message: Message) -> str:
 
 def analyse_leaks(message: Message, settings: Settings, context: MessageContext) -> list[Row]:
     """Leak rows for every URL extraction found in the message."""
-    identities = message_identities(message, settings)
-    if not identities:
+    web = [(slot, found) for slot, found in enumerate(context.urls) if is_web_url(found.url)]
+    identities = message_identities(message, settings) if web else ()
+    if not identities:  # no URL a client would request, or nobody's: nothing to build the forms for
         return []
     index = index_for(identities)
     by_key = {i.key: i for i in identities}
     rows: dict[tuple[str, str, str], LeakRow] = {}
-    for slot, found in enumerate(context.urls):
-        if not is_web_url(found.url):
-            continue
+    for slot, found in web:
         matches = best_matches(find_matches(url_tokens(found.url, found.unwrapped), index))
         provider = attribute_url(found.url, found.host, message).provider if matches else ""
         for m in matches:
