@@ -266,3 +266,26 @@ def test_summary_lists_receivers_per_identity_and_the_data_brokers(tmp_path: Pat
         ["Mailchimp", ALICE, "2", "3", "1", "deals@store.example; news@shop.example"],
         ["pixel.adnet.example", ALICE, "2", "2", "1", "deals@store.example; news@shop.example"],
     ]
+
+
+def test_prevalence_periods_keep_gaps_in_time_and_stay_readable() -> None:
+    from forensics.report.charts import periods
+    from forensics.report.facts import Month
+
+    unit, bins = periods([Month(month="2024-01", messages=12, tracked=8), Month(month="2024-03", messages=5, tracked=4)])
+    assert (unit, [(b.label, b.messages, b.tracked) for b in bins]) == (
+        "month", [("2024-01", 12, 8), ("2024-02", 0, 0), ("2024-03", 5, 4)])
+    unit, bins = periods([Month(month="2019-11", messages=1, tracked=1), Month(month="2024-02", messages=4, tracked=2)])
+    assert (unit, bins[0].label, bins[-1].label, len(bins)) == ("quarter", "2019 Q4", "2024 Q1", 18)
+    unit, bins = periods([Month(month="2002-07", messages=250, tracked=128), Month(month="2002-08", messages=1, tracked=0),
+                          Month(month="2026-03", messages=30, tracked=11)])
+    assert (unit, len(bins), bins[1].messages, bins[-1].label) == ("year", 25, 0, "2026")
+    assert (bins[0].label, bins[0].messages, bins[0].tracked) == ("2002", 251, 128)
+
+
+def test_chart_labels_keep_the_informative_part_of_long_names() -> None:
+    from forensics.report.charts import short, wrapped
+
+    assert short("2.20290.44-t9bsgc0tywdu.1@ummail4.unitedmedia.com") == "2.20290.44-t9…@ummail4.unitedmedia.com"
+    assert len(short("x" * 80)) == 38 and short("a\x00b") == "a b"
+    assert wrapped("Google DoubleClick (Campaign Manager 360)", 30) == "Google DoubleClick (Campaign\nManager 360)"

@@ -143,7 +143,7 @@ def chart_prevalence(months: Sequence[Month] | None, undated: int = 0) -> Figure
     ax = fig.add_subplot()
     x = list(range(len(bins)))
     shares = [100.0 * b.tracked / b.messages if b.messages else 0.0 for b in bins]
-    ax.bar(x, shares, color=BLUE, label=f"messages with a beacon (% of the {unit}'s messages, left axis)")
+    ax.bar(x, shares, color=BLUE, label=f"% of the {unit}'s messages with a beacon (left axis)")
     ax.set_ylim(0, 105)
     ax.set_ylabel("Messages with at least one beacon (%)")
     note = f"; {undated} undated message{'s' if undated != 1 else ''} not shown" if undated else ""
@@ -153,12 +153,12 @@ def chart_prevalence(months: Sequence[Month] | None, undated: int = 0) -> Figure
                   ha="right" if len(bins) > 8 else "center")
     ax.set_xlim(-0.6, len(bins) - 0.4)
     counts = ax.twinx()
-    counts.plot(x, [b.messages for b in bins], color=ORANGE, marker=".", label="messages analysed (count, right axis)")
+    counts.plot(x, [b.messages for b in bins], color=ORANGE, marker=".", label="messages analysed (right axis)")
     counts.set_ylabel("Messages analysed (count)")
     counts.set_ylim(bottom=0, top=max(b.messages for b in bins) * 1.1 or 1)
     counts.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{title}, per {unit}")
-    fig.legend(loc="outside lower center", ncols=2, frameon=False)
+    fig.legend(loc="outside lower center", ncols=2 if len(bins) > 10 else 1, frameon=False)
     return fig
 
 
@@ -222,7 +222,8 @@ def chart_heatmap(cells: Sequence[Cell] | None) -> Figure:
                         color="white" if value > top / 2 else "black")
     ax.set_xlabel("Tracking provider")
     ax.set_ylabel("Sender (From address)")
-    fig.colorbar(image, ax=ax, label="Messages (count)", shrink=0.8)
+    bar = fig.colorbar(image, ax=ax, label="Messages (count)", shrink=0.8)
+    bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     return fig
 
