@@ -79,3 +79,62 @@ def test_scanning_the_sample_set_finds_what_its_readme_says(generated: Path, tmp
     assert one("SELECT COUNT(*) FROM problems WHERE severity NOT IN ('skipped', 'info')") == 0
     assert [tuple(r) for r in conn.execute("SELECT kind, severity FROM problems WHERE severity = 'info'")] == [
         ("expunged-present", "info")]
+
+
+# What sample_data/README.md ("What the tracking analysis finds") says each file holds:
+# beacons as (host, provider), tracked links as (host, classification, provider), leaks
+# as (chain, host, carried by a beacon, party). Nested and duplicate messages count under
+# the file of their first occurrence.
+SES, MG = "k9x2m4p7.r.us-east-1.awstrack.me", "email.travel.example.net"
+MC, SG, HS = "gardenclub.us5.list-manage.com", "u4815162.ct.sendgrid.net", "t.hubspotemail.net"
+TB = "thunderbird-profile/Mail/Local Folders"
+FINDS = {
+    "newsletters.mboxrd": ({(MC, "Mailchimp")}, {(MC, "tracked-redirect-identifier", "Mailchimp")}, set()),
+    "promotions.mboxcl2": ({(SES, "Amazon SES"), (MG, "Mailgun")},
+                           {(SES, "tracked-redirect", "Amazon SES"), (MG, "tracked-redirect-identifier", "Mailgun")}, set()),
+    "windows-export.mbox": ({("pixel.adtrack.example.net", ""), ("sync.audience.example.com", "")},
+                            {("retail.example.com", "direct", "")},
+                            {("md5", "pixel.adtrack.example.net", 1, "third-party"),
+                             ("sha256", "sync.audience.example.com", 1, "first-party"),
+                             ("url", "retail.example.com", 0, "first-party")}),
+    f"{TB}/Inbox": ({(SG, "SendGrid"), (HS, "HubSpot Marketing Hub")},
+                    {(SG, "tracked-redirect-identifier", "SendGrid"), (HS, "tracked-redirect-identifier", "HubSpot Marketing Hub"),
+                     ("saas.example.com", "direct", "HubSpot Marketing Hub")}, set()),
+    f"{TB}/Archives.sbd/2024": ({(SG, "SendGrid")}, {(SG, "tracked-redirect-identifier", "SendGrid")}, set()),
+    "maildir/alice/cur/1705939200.M1P4242.mail.example.org;2,S": (
+        {(HS, "HubSpot Marketing Hub")},
+        {(HS, "tracked-redirect-identifier", "HubSpot Marketing Hub"), ("saas.example.com", "direct", "HubSpot Marketing Hub")},
+        set()),
+    "maildir/alice/cur/1705939300.M2P4242.mail.example.org;2,RS": (set(), set(), set()),
+    "maildir/alice/new/1705939400.M3P4242.mail.example.org": (set(), set(), set()),
+    "apple-mail/INBOX.mbox/Messages/4521.emlx": ({(MC, "Mailchimp")}, {(MC, "tracked-redirect-identifier", "Mailchimp")}, set()),
+    "single/malformed.eml": (set(), set(), set()),
+    "single/Quarterly newsletter.msg": ({(SG, "SendGrid")}, {(SG, "tracked-redirect-identifier", "SendGrid")}, set()),
+    "takeout/takeout-20240301T120000Z-001.zip": ({(SES, "Amazon SES")}, {(SES, "tracked-redirect", "Amazon SES")}, set()),
+}
+FIRST_FILE = """(SELECT o.source_path FROM occurrences o WHERE o.message_sha256 = x.message_sha256
+                 ORDER BY o.source_path LIMIT 1)"""
+
+
+def per_file(conn: sqlite3.Connection, root: Path, sql: str) -> dict[str, set[tuple[object, ...]]]:
+    found: dict[str, set[tuple[object, ...]]] = {}
+    for path, *values in conn.execute(sql):
+        found.setdefault(Path(path).relative_to(root).as_posix(), set()).add(tuple(values))
+    return found
+
+
+def test_tracking_found_in_each_file_is_what_the_readme_says(generated: Path, tmp_path: Path) -> None:
+    scan([generated], ScanOptions(out=tmp_path / "case", workers=1))
+    conn = sqlite3.connect(tmp_path / "case" / "case.sqlite")
+    beacons = per_file(conn, generated, f"SELECT {FIRST_FILE}, host, provider FROM resources x WHERE is_beacon = 1")
+    links = per_file(conn, generated, f"SELECT {FIRST_FILE}, host, classification, provider FROM links x")
+    leaks = per_file(conn, generated, f"SELECT {FIRST_FILE}, chain, host, is_beacon, party FROM leaks x")
+    assert {f: (beacons.get(f, set()), links.get(f, set()), leaks.get(f, set())) for f in FINDS} == FINDS
+    assert set(beacons) | set(links) | set(leaks) <= set(FINDS)
+    assert [r[0] for r in conn.execute("SELECT DISTINCT identity FROM leaks")] == ["alice@example.org"]
+    # The 1x1 images that are not beacons, with why (README: confidence below 0.5).
+    assert conn.execute("SELECT host, confidence, is_beacon FROM resources WHERE host = 'tracker.example.net'").fetchall() == [
+        ("tracker.example.net", 0.45, 0)]
+    # The MD5 in windows-export's List-Unsubscribe is a header finding (a mailto:), not a leak.
+    assert conn.execute("SELECT url FROM header_findings WHERE url LIKE 'mailto:unsub@retail%'").fetchone()[0].endswith(
+        "subject=fbf7c6aec1d4280b7c2704c1c0478bd6")
