@@ -73,6 +73,7 @@ MAX_DEEP = 16
 # are looked for. This also bounds the memory of the cached lookup tables.
 MAX_IDENTITIES = 64
 _WORD_STEPS = frozenset({(), ("url",)})
+_MERGE_FROM = 4  # identities per message above which their forms are merged into one dict
 
 
 def _available(names: dict[str, str]) -> dict[str, str]:
@@ -260,19 +261,38 @@ def identity_forms(key: str, written: str, deep: bool = True) -> dict[str, Hit]:
 
 
 class FormsIndex:
-    """The forms of a set of identities: each identity's own table, looked up in order.
+    """The forms of a set of identities, each form with every identity's explanation, in order.
 
-    Not merged into one dict: a mailbox of spam names a new recipient in most messages,
-    and merging thousands of forms per message cost as much as computing them.
+    A few identities are looked up table by table, not merged: a mailbox of spam names a
+    new recipient in most messages, and merging thousands of forms per message cost as
+    much as computing them. Many identities (mass mail) are merged once, as a lookup in
+    dozens of tables per candidate text would cost more.
     """
 
-    __slots__ = ("tables",)
+    __slots__ = ("tables", "merged")
 
     def __init__(self, tables: tuple[dict[str, Hit], ...]) -> None:
         self.tables = tables
+        self.merged: dict[str, tuple[Hit, ...]] | None = None
+        if len(tables) > _MERGE_FROM:
+            merged: dict[str, list[Hit]] = {}
+            for table in tables:
+                for form, hit in table.items():
+                    merged.setdefault(form, []).append(hit)
+            self.merged = {form: tuple(hits) for form, hits in merged.items()}
+
+    def __len__(self) -> int:
+        """Distinct forms across the identities."""
+        return len(self.merged) if self.merged is not None else len(set().union(*self.tables))
+
+    def __iter__(self) -> Iterator[str]:
+        """Every distinct form, first identity's first."""
+        return iter(self.merged if self.merged is not None else dict.fromkeys(f for t in self.tables for f in t))
 
     def get(self, text: str, default: tuple[Hit, ...] = ()) -> tuple[Hit, ...]:
         """Every identity's explanation of ``text``, in the order of the identities."""
+        if self.merged is not None:
+            return self.merged.get(text, default)
         return tuple(t[text] for t in self.tables if text in t) or default
 
 
