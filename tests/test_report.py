@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from test_report_support import add_findings, hostile_mbox, scan_case
 
 from forensics.report import facts
 from forensics.report.build import write_report
@@ -19,7 +20,6 @@ from forensics.report.csvout import QUERIES
 from forensics.report.dictionary import FILES, UNDOCUMENTED, documentation, render_dictionary
 from forensics.report.tables import export_plan, generic_sql
 from forensics.report.timeline import envelope_event, received_events
-from test_report_support import add_findings, hostile_mbox, scan_case
 
 BASE_FILES = {"messages", "occurrences", "attachments", "problems", "inputs"}
 CHARTS = ("chart_prevalence", "chart_providers", "chart_heatmap", "chart_leak_encodings", "chart_graph")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import matplotlib
 import networkx as nx
@@ -251,7 +251,7 @@ def provider_sender_graph(cells: Sequence[Cell], senders: int = 15, providers: i
     return graph
 
 
-def graph_layout(graph: nx.Graph) -> dict[object, object]:
+def graph_layout(graph: nx.Graph) -> dict[object, tuple[float, float]]:
     """Senders in a left column, busiest first; providers in a right one, each at the mean
     height of its senders (the barycentre heuristic: few crossing edges).
 
@@ -270,7 +270,7 @@ def graph_layout(graph: nx.Graph) -> dict[object, object]:
         return sum(heights) / len(heights) if heights else float(len(senders))
 
     providers = sorted(ranked("provider"), key=lambda n: (centre(n), -graph.nodes[n]["weight"], graph.nodes[n]["label"]))
-    pos: dict[object, object] = {}
+    pos: dict[object, tuple[float, float]] = {}
     for x, nodes in ((0.0, senders), (1.0, providers)):
         for i, node in enumerate(nodes):
             pos[node] = (x, 1.0 - (i + 0.5) / len(nodes))

@@ -415,16 +415,16 @@ def recipient_tokens(conn: sqlite3.Connection, limit: int = 50) -> list[TokenFac
                        evidence=r[5] or "") for r in rows]
 
 
-def totals(conn: sqlite3.Connection) -> dict[str, int]:
-    """Rows each summary table would have without its display limit."""
-    _ready(conn)
-    out = {"senders": _one(conn, f"SELECT COUNT(DISTINCT {SENDER}) FROM messages m")}
-    if has_table(conn, "metrics_providers"):
-        out["providers"] = _one(conn, "SELECT COUNT(*) FROM metrics_providers")
-    if has_table(conn, "leaks"):
-        receiver = f"COALESCE(NULLIF({pick(conn, 'leaks', 'provider')}, ''), NULLIF({pick(conn, 'leaks', 'host')}, ''), '(unknown)')"
-        out["receivers"] = _one(conn, f"SELECT COUNT(*) FROM (SELECT DISTINCT lower(trim({pick(conn, 'leaks', 'identity')})), "
-                                      f"{receiver} FROM leaks t)")
-    if has_table(conn, "tokens"):
-        out["recipient_tokens"] = _one(conn, f"SELECT COUNT(*) FROM tokens WHERE role = '{RECIPIENT_ROLE}'")
-    return out
+
+def sender_total(conn: sqlite3.Connection) -> int:
+    """Distinct senders (as ``senders`` names them), for "first 50 of N"."""
+    return _one(_ready(conn), f"SELECT COUNT(DISTINCT {SENDER}) FROM messages m")
+
+
+def receiver_total(conn: sqlite3.Connection) -> int:
+    """(identity, receiver) pairs ``receivers`` would list without its limit."""
+    if not has_table(conn, "leaks"):
+        return 0
+    receiver = f"COALESCE(NULLIF({pick(conn, 'leaks', 'provider')}, ''), NULLIF({pick(conn, 'leaks', 'host')}, ''), '(unknown)')"
+    return _one(conn, f"SELECT COUNT(*) FROM (SELECT DISTINCT lower(trim({pick(conn, 'leaks', 'identity')})), "
+                      f"{receiver} FROM leaks t)")

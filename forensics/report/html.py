@@ -24,6 +24,8 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from forensics.correlate.metrics import UNATTRIBUTED
+from forensics.correlate.sources import RECIPIENT_ROLE
 from forensics.report import facts
 from forensics.report.charts import Chart
 from forensics.report.facts import Summary
@@ -182,7 +184,7 @@ def receivers_block(ctx: Context) -> str:
             "value was sent to: the tracking provider when a rule names it, else the receiving host; "
             "encodings as in leaks.csv (<code>md5</code>: the MD5 of the address; <code>url</code>: URL-encoded). "
             "A beacon sends it when the message is opened, a link when it is clicked.</p>"
-            + table("t-receivers", header, body, total=facts.totals(ctx.conn).get("receivers", len(rows)),
+            + table("t-receivers", header, body, total=facts.receiver_total(ctx.conn),
                     source="leaks.csv"))
 
 
@@ -242,7 +244,7 @@ def senders_section(ctx: Context) -> str:
     return ('<section id="senders"><h2>Senders</h2><p class="note">Senders by number of messages (first From '
             "address, lower-cased), the busiest 50; messages and tracked messages as in metrics_prevalence.csv "
             "(scope <code>sender</code>), which lists every sender.</p>"
-            + table("t-senders", header, body, total=facts.totals(ctx.conn)["senders"],
+            + table("t-senders", header, body, total=facts.sender_total(ctx.conn),
                     source="metrics_prevalence.csv, messages.csv")
             + "</section>")
 
@@ -255,11 +257,11 @@ def providers_section(ctx: Context) -> str:
         header = ["provider", "findings", "beacons", "links", "messages", "share of messages", "senders",
                   "hosts", "rules"]
         inner = ('<p class="note">Tracking providers by number of messages, as in metrics_providers.csv; '
-                 f"{esc(facts.UNATTRIBUTED)}: beacons and links no provider rule names.</p>"
+                 f"{esc(UNATTRIBUTED)}: beacons and links no provider rule names.</p>"
                  + table("t-providers", header, ([r.provider, r.findings, r.beacons, r.links, r.messages,
                                                    _share(r.share_of_messages), r.senders, r.hosts, r.rules]
                                                   for r in rows),
-                         total=facts.totals(ctx.conn).get("providers", len(rows)),
+                         total=_count(ctx.conn, "SELECT 1 FROM metrics_providers"),
                          source="metrics_providers.csv, beacons.csv, links.csv"))
     return f'<section id="providers"><h2>Providers</h2>{inner}</section>'
 
@@ -273,7 +275,7 @@ def tokens_section(ctx: Context) -> str:
     rows = facts.recipient_tokens(ctx.conn)
     header = ["token", "senders", "messages", "providers", "hosts", "evidence"]
     inner = table("t-tokens", header, ([r.value, r.senders, r.messages, r.providers, r.hosts, r.evidence]
-                                       for r in rows), total=facts.totals(ctx.conn).get("recipient_tokens", 0),
+                                       for r in rows), total=_count(ctx.conn, f"SELECT 1 FROM tokens WHERE role = '{RECIPIENT_ROLE}'"),
                   source="tokens.csv")
     return ('<section id="tokens"><h2>Tokens</h2><p>Identifier-like values in URLs, by role across the case: '
             f"{esc(counts)}.</p><h3>Values identifying the recipient</h3><p class=\"note\">A "
@@ -310,6 +312,7 @@ def evidence_section(ctx: Context, referenced: set[str]) -> str:
              '<p class="note">Each finding links to its message below (subject, date, source file, '
              "locator, hashes) and, when a provider rule decided it, to that rule. URLs are text: "
              "nothing here is loaded or followed.</p>"]
+    messages: dict[str, sqlite3.Row] = {}
     for name in evidence_names(ctx.plan):
         sql = ctx.plan[name].sql
         cursor = ctx.conn.execute(_limited(sql, ROW_LIMIT))
@@ -318,7 +321,8 @@ def evidence_section(ctx: Context, referenced: set[str]) -> str:
         for col in ("message_sha256", "message"):
             if col in header:
                 referenced.update(str(r[header.index(col)]) for r in rows if r[header.index(col)])
-        messages = _message_rows(ctx.conn, referenced)
+        # only the messages not looked up for an earlier table (each table adds up to ROW_LIMIT)
+        messages.update(_message_rows(ctx.conn, referenced.difference(messages)))
         parts.append(f'<h3 id="{esc(anchor("tbl", name))}">{esc(name)}</h3>')
         total = ctx.counts[name] if name in ctx.counts else _count(ctx.conn, sql)
         parts.append(table(f"t-{anchor('e', name)}", header, rows, total=total,
