@@ -16,12 +16,12 @@ from forensics import __version__
 from forensics.correlate.export import write_graphs
 from forensics.errors import ReadError
 from forensics.report.charts import case_charts, render
-from forensics.report.csvout import QUERIES, write_query_csv
+from forensics.report.csvout import QUERIES, csv_cells, csv_writer
 from forensics.report.dictionary import write_dictionary
 from forensics.report.html import Context, render_report
-from forensics.report.jsonl import write_query_jsonl
+from forensics.report.jsonl import jsonl_line
 from forensics.report.manifest import rules_version, write_manifest
-from forensics.report.tables import export_plan
+from forensics.report.tables import export_plan, iter_rows
 from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline
 from forensics.store import CASE_FILE, Store
@@ -50,8 +50,7 @@ def _write_data(store: Store, out: Path) -> tuple[list[Path], dict[str, int], di
     files: dict[str, list[str]] = {}
     for export in export_plan(store.conn, QUERIES):
         csv_path, jsonl_path = out / f"{export.name}.csv", out / f"{export.name}.jsonl"
-        rows[export.name] = write_query_csv(store, export.sql, csv_path)
-        write_query_jsonl(store, export.sql, jsonl_path)
+        rows[export.name] = _write_export(store, export.sql, csv_path, jsonl_path)
         headers[export.name] = _header(csv_path)
         files[export.name] = [csv_path.name, jsonl_path.name]
         outputs += [csv_path, jsonl_path]
@@ -60,6 +59,20 @@ def _write_data(store: Store, out: Path) -> tuple[list[Path], dict[str, int], di
     headers["timeline"], files["timeline"] = list(TIMELINE_COLUMNS), [timeline.name]
     outputs.append(timeline)
     return outputs, rows, headers, files
+
+
+def _write_export(store: Store, sql: str, csv_path: Path, jsonl_path: Path) -> int:
+    """The CSV and the JSON Lines file of one export from one pass over the query (streamed)."""
+    header, rows = iter_rows(store.conn, sql)
+    count = 0
+    with (open(csv_path, "w", newline="", encoding="utf-8") as csv_handle,
+          open(jsonl_path, "w", encoding="utf-8", newline="\n") as jsonl_handle):
+        writer = csv_writer(csv_handle, header)
+        for row in rows:
+            writer.writerow(csv_cells(row))
+            jsonl_handle.write(jsonl_line(header, row))
+            count += 1
+    return count
 
 
 def _write_visuals(store: Store, out: Path, counts: dict[str, int]) -> list[Path]:

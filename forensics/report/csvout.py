@@ -8,11 +8,13 @@ it is (see ``tables.export_plan``), and a query whose tables are absent is skipp
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
 from forensics.correlate import metrics as correlate_metrics
 from forensics.extract import export as extract_export
-from forensics.report.safe import neutralise_cell
+from forensics.report.safe import FORMULA_START
 from forensics.report.tables import export_plan, iter_rows
 from forensics.store import Store
 
@@ -76,12 +78,23 @@ def write_query_csv(store: Store, sql: str, path: Path) -> int:
     header, rows = iter_rows(store.conn, sql)
     count = 0
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(header)
+        writer = csv_writer(handle, header)
         for row in rows:
-            writer.writerow([neutralise_cell(v) for v in row])
+            writer.writerow(csv_cells(row))
             count += 1
     return count
+
+
+def csv_writer(handle: TextIO, header: list[str]) -> Any:
+    """A CSV writer on an open file (newline=""), the header row written."""
+    writer = csv.writer(handle, lineterminator="\r\n")
+    writer.writerow(header)
+    return writer
+
+
+def csv_cells(row: Sequence[object]) -> list[object]:
+    """``neutralise_cell`` of every value, inline: this runs for every cell of the case."""
+    return ["'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in row]
 
 
 def write_csvs(store: Store, out: Path, queries: dict[str, str] | None = None) -> list[Path]:
