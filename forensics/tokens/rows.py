@@ -40,7 +40,6 @@ _URLISH = re.compile(r"(?i)(?:https?(?::|%3a)|//|%2f%2f|www\.)")
 # The lookahead lets the regex engine skip to candidate first letters (2.5x faster on bodies).
 _BODY_URL = re.compile(r"(?i)(?=[hm/])(?:(?:https?:)?//[^\s\"'<>()]+|mailto:[^\s\"'<>()]+)")
 _HAS_SPACE = re.compile(r"\s")  # the same characters as str.isspace, tested in C
-_SPACE = re.compile(r"\s+")
 _CLASSES = tuple((name, re.compile(pattern)) for name, pattern in (
     ("digits", r"[0-9]+"), ("hex", r"[0-9a-f]+|[0-9A-F]+"), ("alpha", r"[A-Za-z]+"),
     ("alnum", r"[A-Za-z0-9]+"), ("base64url", r"[A-Za-z0-9_-]+=*"), ("base64", r"[A-Za-z0-9+/]+=*"),
@@ -136,7 +135,8 @@ def body_shape(message: Message, identities: Sequence[Identity]) -> str:
     lowered = text.lower()
     for item in sorted((p.lower() for p in personal if p), key=len, reverse=True):
         lowered = lowered.replace(item, " ")
-    return hashlib.sha256(_SPACE.sub(" ", lowered).strip().encode("utf-8")).hexdigest()
+    # split() splits on exactly the characters \s matches: the same text as \s+ -> " ", stripped
+    return hashlib.sha256(" ".join(lowered.split()).encode("utf-8")).hexdigest()
 
 
 def analyse_tokens(message: Message, settings: Settings, context: MessageContext) -> list[Row]:
