@@ -13,6 +13,7 @@ import hashlib
 import json
 import quopri
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timezone
 from email import message_from_bytes
@@ -27,11 +28,29 @@ from forensics.textdecode import decode_body, known_charset
 
 MAX_NESTING = 20  # message/rfc822 inside message/rfc822; deeper is a defect, not a crash
 MAX_PARTS = 2000  # parts walked per message; the rest is reported, not analysed
+MAX_MIME_DEPTH = 100  # multipart inside multipart; deeper parts are reported, not analysed
+# The stdlib parser holds about ten times a header line in memory, and its RFC 2047 and
+# parameter decoders are quadratic in a value's length: header lines and the header block
+# are cut to these sizes before parsing (the message hash still covers every byte).
+MAX_HEADER_LINE = 64 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
+# The stdlib parser keeps one object per line (about 80 bytes and 2 us each): a message of
+# 256 MB of empty lines would need gigabytes. Real messages have fewer lines than this
+# (256 MB of base64 is 3.4 million); the rest of a longer one is reported, not parsed.
+MAX_LINES = 5_000_000
+DECODE_PIECE = 16 * 1024  # RFC 2047 decoding in pieces of this many characters (linear time)
+PARSE_SECONDS = 120.0  # per message, where a timer signal can interrupt the parser
 _DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.I)
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r|\n\r\n")
+# What the stdlib says of a multipart header block parsed without its body.
+_BODYLESS_ARTEFACTS = frozenset({"StartBoundaryNotFoundDefect", "MultipartInvariantViolationDefect",
+                                 "CloseBoundaryNotFoundDefect"})
+_COUNT_BLOCK = 1 << 20
+_EOL = re.compile(rb"\r\n|\n|\r")
+_PIECE_CUT = re.compile(r"\s|\?==\?")
 
 
 def parse_rfc5322(raw: RawMessage) -> list[Message]:
@@ -52,9 +71,9 @@ def _parse_into(
     digest = hashlib.sha256(data).hexdigest()
     nested: list[tuple[str, bytes, str]] = []
     try:
-        message = _parse_one(data, digest, raw, locator, parent, nested, basis)
+        message = _with_time_limit(data, digest, raw, locator, parent, nested, basis)
     except Exception as e:  # noqa: BLE001 - hostile input (deep recursion...) must still leave a record
-        message = _unparsed(data, digest, raw, locator, parent, basis, e)
+        message = _headers_only(data, digest, raw, locator, parent, basis, e)
         nested = []
     if depth >= MAX_NESTING and nested:
         message = replace(message, defects=message.defects + ("NestingTooDeep",))
@@ -65,6 +84,16 @@ def _parse_into(
                     digest, depth + 1, out, part_basis)
 
 
+def _with_time_limit(
+    data: bytes, digest: str, raw: RawMessage, locator: Locator, parent: str | None,
+    nested: list[tuple[str, bytes, str]], basis: str,
+) -> Message:
+    # Imported here: forensics.ingest imports this module (the Outlook readers parse headers).
+    from forensics.ingest._timeout import run_with_alarm
+
+    return run_with_alarm(_parse_one, data, digest, raw, locator, parent, nested, basis, seconds=PARSE_SECONDS)
+
+
 def _parse_one(
     data: bytes, digest: str, raw: RawMessage, locator: Locator, parent: str | None,
     nested: list[tuple[str, bytes, str]], basis: str,
@@ -73,9 +102,88 @@ def _parse_one(
     if data.startswith(_BOM):  # a byte-order mark would turn the first header into junk
         data = data[len(_BOM):]
         extra.append("LeadingByteOrderMark")
+    data, cut = bound_header(data)
+    data, many = bound_lines(data)
+    extra += [d for d in (cut, many) if d]
     email_msg = message_from_bytes(data, policy=compat32)
     message = _build(email_msg, data, digest, raw, locator, parent, nested, basis)
     return replace(message, defects=tuple(extra) + message.defects) if extra else message
+
+
+def bound_header(data: bytes) -> tuple[bytes, str]:
+    """``data`` with its header lines cut to ``MAX_HEADER_LINE`` bytes and its header block to
+    ``MAX_HEADER_BYTES`` (whole lines), and the defect saying so ("" when nothing was cut)."""
+    if len(data) <= MAX_HEADER_LINE:
+        return data, ""
+    match = _BLANK_LINE.search(data)
+    end = match.start() if match else len(data)
+    if end <= MAX_HEADER_LINE:
+        return data, ""
+    kept: list[bytes] = []
+    size = start = 0
+    for eol in _header_eols(data, end):  # lines found in place, never copied whole (200 MB...)
+        line = data[start:min(eol[0], start + MAX_HEADER_LINE)] + data[eol[0]:eol[1]]
+        if size + len(line) > MAX_HEADER_BYTES:
+            kept[-1] = kept[-1].rstrip(b"\r\n")  # the line break before the blank line follows
+            break
+        kept.append(line)
+        size += len(line)
+        start = eol[1]
+    head = b"".join(kept)
+    return head + data[end:], (
+        f"MessageTooLargeTruncated: header block of {end} bytes cut to {len(head)} bytes for "
+        f"analysis (each line to at most {MAX_HEADER_LINE} bytes, the block to {MAX_HEADER_BYTES}); "
+        "the message hash covers every byte")
+
+
+def bound_lines(data: bytes) -> tuple[bytes, str]:
+    """``data`` cut after its first ``MAX_LINES`` lines, and the defect saying so."""
+    if len(data) <= MAX_LINES:
+        return data, ""
+    eol = b"\r" if data.count(b"\r", 0, 1 << 20) > data.count(b"\n", 0, 1 << 20) else b"\n"
+    total = data.count(eol)
+    if total <= MAX_LINES:
+        return data, ""
+    seen = pos = 0
+    while seen + (block := data.count(eol, pos, pos + _COUNT_BLOCK)) < MAX_LINES:
+        seen, pos = seen + block, pos + _COUNT_BLOCK
+    for _ in range(MAX_LINES - seen):  # within the last block: at most _COUNT_BLOCK steps
+        pos = data.index(eol, pos) + 1
+    return data[:pos], (f"MessageTooLargeTruncated: message of {total} lines cut to its first {MAX_LINES} "
+                        f"({pos} of {len(data)} bytes) for analysis; the message hash covers every byte")
+
+
+def _header_eols(data: bytes, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line break in ``data[:end]``, then ``(end, end)`` for the last line."""
+    for eol in _EOL.finditer(data, 0, end):
+        yield eol.start(), eol.end()
+    yield end, end
+
+
+def _header_end(data: bytes) -> int:
+    match = _BLANK_LINE.search(data, 0, MAX_HEADER_BYTES + MAX_HEADER_LINE)
+    return match.end() if match else min(len(data), MAX_HEADER_BYTES)
+
+
+def _headers_only(
+    data: bytes, digest: str, raw: RawMessage, locator: Locator, parent: str | None, basis: str,
+    error: Exception,
+) -> Message:
+    """When the body defeats the parser (MIME nested past its recursion limit, the time
+    limit), the header block alone still says who, when and what; the defect says why."""
+    if isinstance(error, RecursionError):
+        reason = ("NestingTooDeep: MIME structure nested deeper than the parser can follow "
+                  "(RecursionError); headers only, body not analysed")
+    else:
+        reason = f"ParseFailed: {type(error).__name__}: {str(error)[:200]}; headers only, body not analysed"
+    try:
+        head, _cut = bound_header(data[: _header_end(data)].removeprefix(_BOM))
+        message = _build(message_from_bytes(head, policy=compat32), head, digest, raw, locator,
+                         parent, [], basis)
+    except Exception:  # noqa: BLE001 - not even the header block parses: the bare record
+        return _unparsed(data, digest, raw, locator, parent, basis, error)
+    own = tuple(d for d in message.defects if d not in _BODYLESS_ARTEFACTS)
+    return replace(message, html=(), text=(), attachments=(), html_source=None, defects=own + (reason,))
 
 
 def _unparsed(
@@ -164,6 +272,12 @@ def _decode_header_value(value: object) -> str:
     text = str(value) if not isinstance(value, str) else value
     if "=?" not in text:
         return _unsurrogate(text)
+    if len(text) > DECODE_PIECE:  # the stdlib decoder is quadratic in the number of encoded words
+        return "".join(_decode_words(piece) for piece in _pieces(text))
+    return _decode_words(text)
+
+
+def _decode_words(text: str) -> str:
     try:
         chunks = decode_header(text)
     except Exception:  # noqa: BLE001 - stdlib raises assorted errors on junk; keep the raw text
@@ -175,6 +289,19 @@ def _decode_header_value(value: object) -> str:
             continue
         out.append(_decode_chunk(chunk, known_charset(charset)))
     return _unsurrogate("".join(out))
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut into pieces of about ``DECODE_PIECE`` characters, before whitespace or
+    between two adjacent encoded words, so no encoded word is split."""
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        match = _PIECE_CUT.search(text, start + DECODE_PIECE)
+        cut = len(text) if match is None else match.start() + (2 if match.group() == "?==?" else 0)
+        pieces.append(text[start:cut])
+        start = cut
+    return pieces
 
 
 def _decode_chunk(chunk: bytes, codec: str | None) -> str:
@@ -275,18 +402,25 @@ def _defect_names(msg: EmailMessage) -> list[str]:
     return names
 
 
-def _iter_parts(msg: EmailMessage) -> list[EmailMessage]:
-    """Parts of this message without descending into nested message/rfc822 parts."""
+def _iter_parts(msg: EmailMessage, defects: list[str] | None = None) -> list[EmailMessage]:
+    """Parts of this message without descending into nested message/rfc822 parts, at most
+    ``MAX_PARTS`` of them, ``MAX_MIME_DEPTH`` levels deep (a cut is noted in ``defects``)."""
     out: list[EmailMessage] = []
-    stack = [msg]
+    stack = [(msg, 0)]
     while stack and len(out) < MAX_PARTS:
-        part = stack.pop()
+        part, depth = stack.pop()
         out.append(part)
         if part.get_content_type() == "message/rfc822" and part is not msg:
             continue
         payload = part.get_payload()
-        if isinstance(payload, list):
-            stack.extend(reversed(payload))
+        if not isinstance(payload, list):
+            continue
+        if depth >= MAX_MIME_DEPTH:
+            if defects is not None and not any(d.startswith("NestingTooDeep") for d in defects):
+                defects.append(f"NestingTooDeep: MIME parts nested deeper than {MAX_MIME_DEPTH} "
+                               "levels not analysed")
+            continue
+        stack.extend((child, depth + 1) for child in reversed(payload))
     return out
 
 
@@ -297,9 +431,9 @@ def _walk_parts(
     html: list[str] = []
     text: list[str] = []
     attachments: list[Attachment] = []
-    parts = _iter_parts(msg)
+    parts = _iter_parts(msg, defects)
     if len(parts) >= MAX_PARTS:
-        defects.append("TooManyParts")
+        defects.append(f"TooManyParts: only the first {MAX_PARTS} MIME parts analysed")
     for index, part in enumerate(parts):
         ctype = part.get_content_type()
         if part.is_multipart():

@@ -11,10 +11,14 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# After the limit, the timer fires again at this interval until the call ends: library code
+# that catches every Exception (and so the first TimeLimitExceeded) cannot outlive it.
+REPEAT_SECONDS = 0.5
 
 
 class TimeLimitExceeded(Exception):
@@ -34,6 +38,18 @@ def run_with_time_limit(fn: Callable[..., T], *args: Any, seconds: float) -> T:
     return _in_child(fn, args, seconds)
 
 
+def run_with_alarm(fn: Callable[..., T], *args: Any, seconds: float) -> T:
+    """``fn(*args)`` under a timer signal where one can be used, else without a limit: for
+    calls too frequent to pay a process start each (parsing one message).
+
+    Raises:
+        TimeLimitExceeded: the limit was reached and the call was interrupted.
+    """
+    if seconds <= 0 or not _can_use_alarm():
+        return fn(*args)
+    return _with_alarm(fn, args, seconds)
+
+
 def _can_use_alarm() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
@@ -43,14 +59,16 @@ def _with_alarm(fn: Callable[..., T], args: tuple[Any, ...], seconds: float) -> 
         raise TimeLimitExceeded(f"over {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    remaining, _interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    remaining, interval = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
     try:
         return fn(*args)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         if remaining:  # an outer timer was running: give it back what is left of it
-            signal.setitimer(signal.ITIMER_REAL, max(remaining - seconds, 0.001))
+            left = remaining - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), interval)
 
 
 def _child(fn: Callable[..., Any], args: tuple[Any, ...], conn: Any) -> None:

@@ -13,13 +13,14 @@ index, JSON, photos) are noted on the input, not read.
 
 from __future__ import annotations
 
+import os
 import re
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -34,6 +35,9 @@ MAX_MEMBER_BYTES = 64 * 1024**3  # a whole-account Takeout mbox can be tens of G
 MAX_RATIO = 200  # mbox text deflates 3-20x; bombs are 1000x and more
 RATIO_FLOOR = 16 * 1024 * 1024  # small members may have any ratio (a file of blank lines)
 BATCH = 256  # single-message members per shard
+# An mbox member is cut in a window over its decompressed stream; the window holds one
+# message (at most mbox.MAX_MESSAGE_BYTES are kept of it) and the bytes looked ahead.
+MAX_WINDOW_BYTES = mbox.MAX_MESSAGE_BYTES + 64 * 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
@@ -93,8 +97,10 @@ def _open(path: str) -> Iterator["_Archive"]:
             return
         handle.seek(0)
         try:
+            compressed = handle.read(6).startswith(_COMPRESSED)
+            handle.seek(0)
             with tarfile.open(fileobj=handle, mode="r:*") as tar:
-                yield _Tar(tar)
+                yield _Tar(tar, handle if compressed else None)
         except (tarfile.TarError, EOFError, zlib.error) as e:
             raise ReadError(f"{path}: damaged tar archive: {e}") from e
 
@@ -127,8 +133,9 @@ class _Zip(_Archive):
 
 
 class _Tar(_Archive):
-    def __init__(self, tar: tarfile.TarFile) -> None:
+    def __init__(self, tar: tarfile.TarFile, raw: IO[bytes] | None) -> None:
         self.tar = tar
+        self.raw = raw  # the compressed file under a .tar.gz/.bz2/.xz, else None
 
     def _infos(self) -> Iterator[tuple[Member, tarfile.TarInfo]]:
         for index, info in enumerate(self.tar):
@@ -137,8 +144,18 @@ class _Tar(_Archive):
             yield Member(index=index, name=info.name, size=info.size, packed=None, kind=kind), info
 
     def members(self) -> Iterator[Member]:
-        for member, _info in self._infos():
-            yield member
+        """Members; in a compressed tar each with an estimate of its compressed size (how far
+        the compressed file was read between its header and the next), so a decompression
+        bomb is refused like a zip one. The decompressor's read-ahead only makes the estimate
+        larger (the ratio smaller): the check errs towards reading."""
+        if self.raw is None:
+            for member, _info in self._infos():
+                yield member
+            return
+        listed: list[tuple[Member, int]] = [(member, self.raw.tell()) for member, _info in self._infos()]
+        ends = [position for _member, position in listed[1:]] + [os.fstat(self.raw.fileno()).st_size]
+        for (member, start), end in zip(listed, ends):
+            yield replace(member, packed=max(end - start, 1))
 
     def streams(self, wanted: set[int]) -> Iterator[tuple[Member, IO[bytes]]]:
         last = max(wanted, default=-1)
@@ -271,7 +288,7 @@ def read(shard: Shard) -> Iterator[RawMessage]:
 
 
 def _read_mbox_member(shard: Shard, member: Member, stream: IO[bytes]) -> Iterator[RawMessage]:
-    window = StreamWindow(stream, member.size)
+    window = StreamWindow(stream, member.size, limit=MAX_WINDOW_BYTES)
     try:
         yield from mbox.read_buffer(window, shard.path, shard.source_sha256, member=member.name)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as e:

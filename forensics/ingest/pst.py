@@ -64,6 +64,10 @@ ITEMS_PER_SHARD = 500
 ORPHANS = "<orphans>"
 ATTACHMENT_BLOCK = 1 << 20
 MAX_FOLDER_DEPTH = 64
+MAX_FOLDERS = 100_000  # folders planned per store; a damaged tree could otherwise be endless
+# pypff reports damaged data as OSError, and as MemoryError when it "cannot create" the
+# object for a corrupt node (seen on fuzzed copies of real stores): both mean "damaged".
+_PFF_ERRORS = (OSError, MemoryError)
 _SIGNATURE = b"!BDN"
 _CONTENT_OST = ord("o")  # libpff content type: "p" PST, "o" OST, "a" address book
 # Identity and state the store rewrites on copy, move or read; left out of the hash.
@@ -113,7 +117,7 @@ def open_store(path: str) -> Iterator[Any]:
         store = pypff.file()
         try:
             store.open_file_object(handle)
-        except OSError as e:
+        except _PFF_ERRORS as e:
             raise ReadError(f"{path}: libpff cannot open the store: {_short(e)}") from e
         try:
             yield store
@@ -145,10 +149,13 @@ def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
     """One shard per folder run of items, one for orphans; one failing shard if unopenable."""
     try:
         with open_store(str(path)) as store:
-            folders = list(_folders(store.root_folder, "", ()))
+            folders = list(_folders(store.root_folder, "", (), set()))
             orphans = _count(store, "number_of_orphan_items")
     except ReadError as e:
         yield _shard(path, sha256, folder="", variant="store", error=str(e))
+        return
+    except _PFF_ERRORS as e:  # the root folder itself is unreadable
+        yield _shard(path, sha256, folder="", variant="store", error=f"{path}: no readable folder tree: {_short(e)}")
         return
     for folder in folders:
         if folder.error:
@@ -180,28 +187,37 @@ def _count(obj: Any, attribute: str) -> int:
     """A count libpff may not know (OSError) or an item kind may not have (AttributeError)."""
     try:
         return int(getattr(obj, attribute) or 0)
-    except (OSError, AttributeError):
+    except (*_PFF_ERRORS, AttributeError):
         return 0
 
 
-def _folders(folder: Any, path: str, index_path: tuple[int, ...]) -> Iterator[_Folder]:
-    """Every folder under ``folder`` (itself first), depth first in table order."""
+def _folders(folder: Any, path: str, index_path: tuple[int, ...], seen: set[int]) -> Iterator[_Folder]:
+    """Every folder under ``folder`` (itself first), depth first in table order; a folder met
+    again (a cyclic tree) or past ``MAX_FOLDERS`` is listed with the reason, not walked."""
     try:
         identifier, messages, subfolders = folder.identifier, folder.number_of_sub_messages, folder.number_of_sub_folders
-    except OSError as e:
+    except _PFF_ERRORS as e:
         yield _Folder(path or "/", index_path, -1, 0, f"folder unreadable: {_short(e)}")
         return
+    if identifier in seen or len(seen) >= MAX_FOLDERS:
+        why = f"node {identifier} seen before (cyclic folder tree)" if identifier in seen else f"over {MAX_FOLDERS} folders"
+        yield _Folder(path or "/", index_path, -1, 0, f"folder not read again: {why}")
+        return
+    seen.add(identifier)
     yield _Folder(path or "/", index_path, identifier, messages)
     if len(index_path) >= MAX_FOLDER_DEPTH:
+        if subfolders:
+            yield _Folder(f"{path}/#0", index_path + (0,), -1, 0,
+                          f"{subfolders} sub-folder(s) deeper than {MAX_FOLDER_DEPTH} levels not read")
         return
     for index in range(subfolders):
         try:
             child = folder.get_sub_folder(index)
             child_path = f"{path}/{child.name or ''}"
-        except OSError as e:
+        except _PFF_ERRORS as e:
             yield _Folder(f"{path}/#{index}", index_path + (index,), -1, 0, f"sub-folder unreadable: {_short(e)}")
             continue
-        yield from _folders(child, child_path, index_path + (index,))
+        yield from _folders(child, child_path, index_path + (index,), seen)
 
 
 # ------------------------------------------------------------------ reading
@@ -233,7 +249,7 @@ def _walk_to(store: Any, shard: Shard) -> Any:
         for index in shard.items:
             folder = folder.get_sub_folder(int(index))
         identifier = folder.identifier
-    except OSError as e:
+    except _PFF_ERRORS as e:
         raise ReadError(f"{shard.path}: folder {shard.folder}: {_short(e)}") from e
     if shard.variant != f"folder-{identifier}":
         raise ReadError(f"{shard.path}: folder {shard.folder} is node {identifier}, planned as {shard.variant}")
@@ -281,7 +297,7 @@ def _records(obj: Any, defects: list[str]) -> list[Props]:
             for entry_index in range(record_set.number_of_entries):
                 entry = record_set.get_entry(entry_index)
                 props.setdefault(entry.entry_type, (entry.value_type, _entry_data(entry, defects)))
-        except OSError as e:
+        except _PFF_ERRORS as e:
             defects.append(f"PropertiesUnreadable: {_short(e)}")
         sets.append(props)
     return sets
@@ -290,7 +306,7 @@ def _records(obj: Any, defects: list[str]) -> list[Props]:
 def _entry_data(entry: Any, defects: list[str]) -> bytes:
     try:
         return bytes(entry.data or b"")
-    except OSError as e:
+    except _PFF_ERRORS as e:
         defects.append(f"PropertyUnreadable: 0x{entry.entry_type:04X}: {_short(e)}")
         return b""
 
@@ -380,7 +396,7 @@ def _rtf(item: Any, props: Props, defects: list[str]) -> bytes | None:
         rtf = item.rtf_body
     except AttributeError:  # a plain pypff.item (e.g. free/busy data) has no bodies
         return None
-    except OSError as e:
+    except _PFF_ERRORS as e:
         rtf = _decompress(props.get(0x1009, (0, b""))[1])
         if rtf is None:
             defects.append(f"RtfUndecodable: {_short(e)}")
@@ -451,7 +467,7 @@ def _attachments(item: Any, codec: str, defects: list[str]) -> tuple[list[Attach
             attachment = item.get_attachment(index)
             props = _records(attachment, defects)
             digest, size = _attachment_digest(attachment)
-        except OSError as e:
+        except _PFF_ERRORS as e:
             defects.append(f"AttachmentUnreadable: #{index}: {_short(e)}")
             continue
         strings = _Strings(props[0] if props else {}, codec)

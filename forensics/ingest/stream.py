@@ -4,7 +4,8 @@ An mbox inside a zip or tar member cannot be mapped: it is decompressed on the f
 ``StreamWindow`` offers the few buffer operations the splitter uses (``len``,
 slicing, ``find``) over such a stream, keeping in memory only the bytes between the
 last released position and the furthest byte looked at, so memory stays bounded by
-the size of the message being cut, not of the mailbox.
+the size of the message being cut, not of the mailbox; ``limit`` bounds even that (a
+decompression bomb may be one endless "message").
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ CHUNK = 1 << 20
 class StreamWindow:
     """Bytes ``[base, base + len(data))`` of a stream of (declared) length ``size``."""
 
-    def __init__(self, stream: BinaryIO, size: int, chunk: int = CHUNK) -> None:
+    def __init__(self, stream: BinaryIO, size: int, chunk: int = CHUNK, limit: int | None = None) -> None:
         self._stream = stream
         self._size = size
         self._chunk = chunk
+        self._limit = limit
         self._base = 0
         self._data = bytearray()
         self.short_by = 0  # bytes the stream ended before its declared size
@@ -40,6 +42,9 @@ class StreamWindow:
                 self.short_by = self._size - self._loaded_end()
                 self._size = self._loaded_end()
                 return
+            if self._limit is not None and len(self._data) + len(block) > self._limit:
+                raise ReadError(f"over {self._limit} bytes of the stream would be held at once "
+                                f"(from byte {self._base}): one message that large is not read")
             self._data += block
 
     def __getitem__(self, key: slice) -> bytes:
