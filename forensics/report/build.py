@@ -8,6 +8,9 @@ the case, ``timeline.csv``, the charts (PNG and SVG), ``report.html``,
 from __future__ import annotations
 
 import csv
+import os
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +18,7 @@ from pathlib import Path
 from forensics import __version__
 from forensics.correlate.export import write_graphs
 from forensics.errors import ReadError
-from forensics.report.charts import case_charts, render
+from forensics.report.charts import Chart, case_charts, render
 from forensics.report.csvout import QUERIES, csv_cells, csv_writer
 from forensics.report.dictionary import write_dictionary
 from forensics.report.html import Context, render_report
@@ -25,6 +28,11 @@ from forensics.report.tables import export_plan, iter_rows
 from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline
 from forensics.store import CASE_FILE, Store
+
+
+# A case this large writes its exports in other processes while this one draws the charts.
+PARALLEL_FROM_MESSAGES = 2000
+MAX_HELPERS = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,27 +51,79 @@ def _header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def _write_data(store: Store, out: Path) -> tuple[list[Path], dict[str, int], dict[str, list[str]], dict[str, list[str]]]:
+def _write_data(store: Store, out: Path, helpers: int) -> tuple[
+        list[Path], dict[str, int], dict[str, list[str]], dict[str, list[str]], Callable[[], None]]:
+    """Every export's CSV and JSON Lines file, and the timeline.
+
+    With ``helpers``, the exports are written by that many other processes while this
+    one goes on with the charts and the graph: the last value returned waits for them
+    (until then, ``rows`` is incomplete). The files are the same either way.
+    """
     outputs: list[Path] = []
     rows: dict[str, int] = {}
     headers: dict[str, list[str]] = {}
     files: dict[str, list[str]] = {}
+    jobs = []
     for export in export_plan(store.conn, QUERIES):
         csv_path, jsonl_path = out / f"{export.name}.csv", out / f"{export.name}.jsonl"
-        rows[export.name] = _write_export(store, export.sql, csv_path, jsonl_path)
-        headers[export.name] = _header(csv_path)
+        jobs.append((export.name, export.sql, csv_path, jsonl_path))
         files[export.name] = [csv_path.name, jsonl_path.name]
         outputs += [csv_path, jsonl_path]
+    finish = _start_exports(store, jobs, rows, headers, helpers)
     timeline = out / "timeline.csv"
     rows["timeline"] = write_timeline(store, timeline)
     headers["timeline"], files["timeline"] = list(TIMELINE_COLUMNS), [timeline.name]
     outputs.append(timeline)
-    return outputs, rows, headers, files
+    return outputs, rows, headers, files, finish
 
 
-def _write_export(store: Store, sql: str, csv_path: Path, jsonl_path: Path) -> int:
+_Job = tuple[str, str, Path, Path]  # export name, query, CSV path, JSON Lines path
+
+
+def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers: dict[str, list[str]],
+                   helpers: int) -> Callable[[], None]:
+    """Write the exports here now, or start them in ``helpers`` processes; returns the wait."""
+    def record(counts: dict[str, int]) -> None:
+        for name, _sql, csv_path, _jsonl in jobs:
+            if name in counts:
+                rows[name], headers[name] = counts[name], _header(csv_path)
+
+    if helpers < 1:
+        record(_write_exports(store.conn, jobs))
+        return lambda: None
+    from concurrent.futures import ProcessPoolExecutor
+
+    from forensics.engines.local import mp_context
+
+    pool = ProcessPoolExecutor(max_workers=helpers, mp_context=mp_context())
+    futures = [pool.submit(_export_in_process, str(store.path), jobs[i::helpers]) for i in range(helpers)]
+
+    def finish() -> None:
+        try:
+            for future in futures:
+                record(future.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return finish
+
+
+def _export_in_process(case_file: str, jobs: list[_Job]) -> dict[str, int]:
+    """In a helper process: the case opened read-only, some exports written."""
+    conn = sqlite3.connect(f"{Path(case_file).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return _write_exports(conn, jobs)
+    finally:
+        conn.close()
+
+
+def _write_exports(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[str, int]:
+    return {name: _write_export(conn, sql, csv_path, jsonl_path) for name, sql, csv_path, jsonl_path in jobs}
+
+
+def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path, jsonl_path: Path) -> int:
     """The CSV and the JSON Lines file of one export from one pass over the query (streamed)."""
-    header, rows = iter_rows(store.conn, sql)
+    header, rows = iter_rows(conn, sql)
     count = 0
     with (open(csv_path, "w", newline="", encoding="utf-8") as csv_handle,
           open(jsonl_path, "w", encoding="utf-8", newline="\n") as jsonl_handle):
@@ -75,7 +135,7 @@ def _write_export(store: Store, sql: str, csv_path: Path, jsonl_path: Path) -> i
     return count
 
 
-def _write_visuals(store: Store, out: Path, counts: dict[str, int]) -> list[Path]:
+def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[tuple[Chart, str]]]:
     outputs: list[Path] = []
     rendered = []
     for chart in case_charts(store.conn):
@@ -85,18 +145,34 @@ def _write_visuals(store: Store, out: Path, counts: dict[str, int]) -> list[Path
             path.write_bytes(data)
             outputs.append(path)
         rendered.append((chart, svg))
+    return outputs, rendered
+
+
+def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[tuple[Chart, str]]) -> Path:
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
     ctx = Context(conn=store.conn, plan=plan, tool_version=__version__, rules_version=rules_version(),
                   counts=counts)
     page = out / "report.html"
     page.write_text(render_report(ctx, rendered), encoding="utf-8", newline="\n")
-    outputs.append(page)
-    return outputs
+    return page
+
+
+def report_helpers(store: Store, workers: int | None) -> int:
+    """Processes to write the exports beside this one: none for a small case (starting one
+    costs more than it saves), else one less than the workers (default: every core)."""
+    wanted = (os.cpu_count() or 1) if workers is None else workers
+    if wanted <= 1:
+        return 0
+    big = store.conn.execute(f"SELECT COUNT(*) >= {PARALLEL_FROM_MESSAGES} FROM messages").fetchone()[0]
+    return min(wanted - 1, MAX_HELPERS) if big else 0
 
 
 def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = "",
-                 scan_finished: str = "") -> ReportResult:
+                 scan_finished: str = "", workers: int | None = None) -> ReportResult:
     """Write the whole report of the case in folder ``case`` into folder ``out``.
+
+    ``workers``: processes to use for a large case (default: every core); the files are
+    the same whatever the number.
 
     Raises:
         ReadError: ``case`` holds no case store.
@@ -106,9 +182,11 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
     started = _utc_now()
     out.mkdir(parents=True, exist_ok=True)
     with Store(case) as store:
-        data, rows, headers, files = _write_data(store, out)
-        outputs = data + _write_visuals(store, out, rows)
-        outputs += write_graphs(store.conn, out)  # graph.* and graph_brokers.* (forensics.correlate)
+        data, rows, headers, files, finish = _write_data(store, out, report_helpers(store, workers))
+        charts, rendered = _write_charts(store, out)
+        graphs = write_graphs(store.conn, out)  # graph.* and graph_brokers.* (forensics.correlate)
+        finish()  # the page and the dictionary need every export's row count and header
+        outputs = data + charts + [_write_page(store, out, rows, rendered)] + graphs
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
         finished_scan = scan_finished or _meta(store, "last_scan_finished_utc")
     # The store is closed (WAL checkpointed) before its file is hashed.
