@@ -406,7 +406,7 @@ def _iter_parts(msg: EmailMessage, defects: list[str] | None = None) -> list[Ema
     """Parts of this message without descending into nested message/rfc822 parts, at most
     ``MAX_PARTS`` of them, ``MAX_MIME_DEPTH`` levels deep (a cut is noted in ``defects``)."""
     out: list[EmailMessage] = []
-    stack = [(msg, 0)]
+    stack: list[tuple[EmailMessage, int]] = [(msg, 0)]
     while stack and len(out) < MAX_PARTS:
         part, depth = stack.pop()
         out.append(part)
@@ -420,7 +420,7 @@ def _iter_parts(msg: EmailMessage, defects: list[str] | None = None) -> list[Ema
                 defects.append(f"NestingTooDeep: MIME parts nested deeper than {MAX_MIME_DEPTH} "
                                "levels not analysed")
             continue
-        stack.extend((child, depth + 1) for child in reversed(payload))
+        stack.extend((child, depth + 1) for child in reversed(payload) if isinstance(child, EmailMessage))
     return out
 
 
@@ -462,7 +462,14 @@ def _nested_bytes(
     inner = part.get_payload()
     if not isinstance(inner, list) or not inner:
         return []
-    return [(str(index), inner[0].as_bytes(policy=compat32), "nested-rfc822-reserialised")]
+    try:
+        data = inner[0].as_bytes(policy=compat32)
+    except Exception:  # noqa: BLE001 - the bytes generator rejects 8-bit boundaries and more
+        try:
+            data = inner[0].as_string(policy=compat32).encode("utf-8", "surrogateescape")
+        except Exception:  # noqa: BLE001 - nothing can be written back: the parent says so
+            return [(str(index), b"", "nested-rfc822-unreadable")]
+    return [(str(index), data, "nested-rfc822-reserialised")]
 
 
 # ---------------------------------------------------------------- raw bytes of nested parts

@@ -13,8 +13,11 @@ index, JSON, photos) are noted on the input, not read.
 
 from __future__ import annotations
 
+import io
+import lzma
 import os
 import re
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -40,6 +43,11 @@ BATCH = 256  # single-message members per shard
 MAX_WINDOW_BYTES = mbox.MAX_MESSAGE_BYTES + 64 * 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+# What zipfile, tarfile and the decompressors raise on damaged data (found by fuzzing:
+# a bad deflate block is zlib.error, an unknown method NotImplementedError, a bad
+# header struct.error or ValueError...). All of them mean "this archive or member is damaged".
+DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError,
+          OSError, NotImplementedError, RuntimeError, ValueError, struct.error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +100,8 @@ def _open(path: str) -> Iterator["_Archive"]:
             try:
                 with zipfile.ZipFile(handle) as zf:
                     yield _Zip(zf)
-            except zipfile.BadZipFile as e:
-                raise ReadError(f"{path}: damaged zip archive: {e}") from e
+            except DAMAGE as e:
+                raise ReadError(f"{path}: damaged zip archive: {type(e).__name__}: {e}") from e
             return
         handle.seek(0)
         try:
@@ -101,8 +109,8 @@ def _open(path: str) -> Iterator["_Archive"]:
             handle.seek(0)
             with tarfile.open(fileobj=handle, mode="r:*") as tar:
                 yield _Tar(tar, handle if compressed else None)
-        except (tarfile.TarError, EOFError, zlib.error) as e:
-            raise ReadError(f"{path}: damaged tar archive: {e}") from e
+        except DAMAGE as e:
+            raise ReadError(f"{path}: damaged tar archive: {type(e).__name__}: {e}") from e
 
 
 class _Archive:
@@ -125,11 +133,29 @@ class _Zip(_Archive):
             )
 
     def streams(self, wanted: set[int]) -> Iterator[tuple[Member, IO[bytes]]]:
+        """Each wanted member's stream; a member that cannot be opened (bad local header,
+        unknown method) gives a stream that raises ReadError, so the others are still read."""
         infos = self.zf.infolist()
         for member in self.members():
-            if member.index in wanted:
-                with self.zf.open(infos[member.index]) as stream:
-                    yield member, stream
+            if member.index not in wanted:
+                continue
+            try:
+                stream: IO[bytes] = self.zf.open(infos[member.index])
+            except DAMAGE as e:
+                stream = _Unreadable(f"member {member.name!r}: cannot be opened: {type(e).__name__}: {e}")
+            with stream:
+                yield member, stream
+
+
+class _Unreadable(io.BytesIO):
+    """A member that cannot be opened: reading it raises ReadError with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise ReadError(self.reason)
 
 
 class _Tar(_Archive):
@@ -249,6 +275,9 @@ def _classify(archive: _Archive) -> Iterator[tuple[Member, str, str]]:
     heads = _heads(archive, {m.index for m in candidates})
     for member in candidates:
         head = heads.get(member.index, b"")
+        if isinstance(head, str):  # the member's data is damaged: refused with the reason
+            yield member, "refused", head
+            continue
         reader = member_reader(head, member.name)
         if reader == mbox.name:
             yield member, "mbox", ""
@@ -258,10 +287,17 @@ def _classify(archive: _Archive) -> Iterator[tuple[Member, str, str]]:
             yield member, "skipped", f"not a recognised mail format (starts with {head[:8]!r})"
 
 
-def _heads(archive: _Archive, wanted: set[int]) -> dict[int, bytes]:
-    if not wanted:
-        return {}
-    return {member.index: stream.read(SNIFF_BYTES) for member, stream in archive.streams(wanted)}
+def _heads(archive: _Archive, wanted: set[int]) -> dict[int, bytes | str]:
+    """The first bytes of each wanted member, or why they cannot be read."""
+    heads: dict[int, bytes | str] = {}
+    for member, stream in archive.streams(wanted):
+        try:
+            heads[member.index] = stream.read(SNIFF_BYTES)
+        except ReadError as e:
+            heads[member.index] = str(e)
+        except DAMAGE as e:
+            heads[member.index] = f"member {member.name!r}: damaged compressed data: {type(e).__name__}: {e}"
+    return heads
 
 
 # ---------------------------------------------------------------- reading
@@ -291,8 +327,8 @@ def _read_mbox_member(shard: Shard, member: Member, stream: IO[bytes]) -> Iterat
     window = StreamWindow(stream, member.size, limit=MAX_WINDOW_BYTES)
     try:
         yield from mbox.read_buffer(window, shard.path, shard.source_sha256, member=member.name)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as e:
-        raise ReadError(f"member {member.name!r}: damaged compressed data: {e}") from e
+    except DAMAGE as e:
+        raise ReadError(f"member {member.name!r}: damaged compressed data: {type(e).__name__}: {e}") from e
     if window.short_by:
         raise ReadError(f"member {member.name!r}: {window.short_by} bytes missing at the end")
 
@@ -300,8 +336,8 @@ def _read_mbox_member(shard: Shard, member: Member, stream: IO[bytes]) -> Iterat
 def _read_single_member(shard: Shard, member: Member, stream: IO[bytes]) -> RawMessage:
     try:
         data = stream.read(eml.MAX_MESSAGE_BYTES + 1)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as e:
-        raise ReadError(f"member {member.name!r}: damaged compressed data: {e}") from e
+    except DAMAGE as e:
+        raise ReadError(f"member {member.name!r}: damaged compressed data: {type(e).__name__}: {e}") from e
     locator = Locator(source_path=shard.path, source_sha256=shard.source_sha256, kind="member",
                       member=member.name)
     if member_reader(data[:SNIFF_BYTES], member.name) == emlx.name:

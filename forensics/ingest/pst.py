@@ -194,6 +194,9 @@ def _count(obj: Any, attribute: str) -> int:
 def _folders(folder: Any, path: str, index_path: tuple[int, ...], seen: set[int]) -> Iterator[_Folder]:
     """Every folder under ``folder`` (itself first), depth first in table order; a folder met
     again (a cyclic tree) or past ``MAX_FOLDERS`` is listed with the reason, not walked."""
+    if folder is None:  # pypff gives None for a folder node it cannot find
+        yield _Folder(path or "/", index_path, -1, 0, "folder unreadable: libpff found no folder object")
+        return
     try:
         identifier, messages, subfolders = folder.identifier, folder.number_of_sub_messages, folder.number_of_sub_folders
     except _PFF_ERRORS as e:
@@ -213,7 +216,7 @@ def _folders(folder: Any, path: str, index_path: tuple[int, ...], seen: set[int]
     for index in range(subfolders):
         try:
             child = folder.get_sub_folder(index)
-            child_path = f"{path}/{child.name or ''}"
+            child_path = f"{path}/{child.name or ''}" if child is not None else f"{path}/#{index}"
         except _PFF_ERRORS as e:
             yield _Folder(f"{path}/#{index}", index_path + (index,), -1, 0, f"sub-folder unreadable: {_short(e)}")
             continue
@@ -248,7 +251,7 @@ def _walk_to(store: Any, shard: Shard) -> Any:
     try:
         for index in shard.items:
             folder = folder.get_sub_folder(int(index))
-        identifier = folder.identifier
+        identifier = folder.identifier if folder is not None else None
     except _PFF_ERRORS as e:
         raise ReadError(f"{shard.path}: folder {shard.folder}: {_short(e)}") from e
     if shard.variant != f"folder-{identifier}":
