@@ -81,6 +81,14 @@ def wait_group_gone(pgid: int, seconds: float = 15) -> bool:
     return False
 
 
+def exports(case: Path) -> dict[str, bytes]:
+    """Every data file the scan writes: CSV (timeline included), JSON Lines and graph exports
+    (the manifest, the page and the charts carry the run's clock or renderer metadata)."""
+    files = [*case.glob("*.csv"), *case.glob("*.jsonl"), *case.glob("graph*.graphml"), *case.glob("graph*.gexf"),
+             *case.glob("graph*.json")]
+    return {p.name: p.read_bytes() for p in sorted(files)}
+
+
 def check_intact(case: Path) -> tuple[int, int]:
     """Integrity, and only whole shards: every stored message belongs to a finished shard."""
     with sqlite3.connect(case / "case.sqlite") as conn:
@@ -111,6 +119,9 @@ def test_kill_9_then_resume_gives_the_uninterrupted_files(evidence: Path, tmp_pa
     cli_scan(evidence, case, "--resume")  # nothing left to run: writes the files
     check_intact(case)
     assert csv_files(case) == csv_files(reference)
+    resumed, uninterrupted = exports(case), exports(reference)
+    assert {"timeline.csv", "messages.jsonl", "graph.graphml", "graph_brokers.gexf", "graph.json"} <= set(resumed)
+    assert resumed == uninterrupted
 
 
 def test_ctrl_c_stops_workers_cleanly_and_resume_completes(evidence: Path, tmp_path: Path) -> None:
