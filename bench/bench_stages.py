@@ -1,0 +1,77 @@
+"""CPU time per per-message stage, in one process, for comparing two versions of the code.
+
+Wall-clock rates on a shared machine swing with other people's load; CPU time per stage
+swings much less. Run it on the same messages against two source trees, alternately
+(``--src`` puts another checkout first on the path, e.g. ``git archive OLD | tar -x -C /tmp/old``):
+
+    python bench/bench_stages.py MBOX --limit 1500 --src /tmp/old
+    python bench/bench_stages.py MBOX --limit 1500
+    python bench/bench_stages.py MBOX --limit 1500 --profile /tmp/stages.prof   # cProfile too
+
+The first 20 messages are analysed once untimed (the knowledge base loads once per process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mbox", type=Path)
+    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument("--src", type=Path, help="a source tree to import forensics from instead")
+    parser.add_argument("--profile", type=Path, help="also write a cProfile file here")
+    args = parser.parse_args()
+    if args.src:
+        sys.path.insert(0, str(args.src.resolve()))
+    import forensics
+    import forensics.stages as stages
+    from forensics.analyse import MessageContext, Settings
+    from forensics.ingest import READERS, plan_input
+    from forensics.parse import parse_rfc5322
+
+    raws = []
+    for shard in plan_input(args.mbox.resolve()).shards:  # read-only, through the reader
+        for raw in READERS[shard.reader].read(shard):
+            raws.append(raw)
+            if len(raws) >= args.limit:
+                break
+        if len(raws) >= args.limit:
+            break
+    settings, spent = Settings(), {}
+
+    def timed(name: str, fn: Any, *fn_args: Any) -> Any:
+        start = time.process_time()
+        value = fn(*fn_args)
+        spent[name] = spent.get(name, 0.0) + time.process_time() - start
+        return value
+
+    def run(items: list[Any]) -> None:
+        for raw in items:
+            for message in timed("parse", parse_rfc5322, raw):
+                context = MessageContext()
+                for analyser in stages.ANALYSERS:
+                    timed(analyser.__module__, analyser, message, settings, context)
+
+    run(raws[-20:])
+    spent.clear()
+    if args.profile:
+        cProfile.runctx("run(raws)", globals(), {"run": run, "raws": raws}, str(args.profile))
+    else:
+        run(raws)
+    total = sum(spent.values())
+    print(f"{forensics.__file__}: {len(raws)} messages of {args.mbox.name}, "
+          f"{len(raws) / total:.0f} messages per CPU-second")
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"{seconds:8.2f} s {100 * seconds / total:5.1f} %  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
