@@ -31,7 +31,7 @@ def main() -> int:
     if args.src:
         sys.path.insert(0, str(args.src.resolve()))
     import forensics
-    import forensics.stages as stages
+    from forensics import stages
     from forensics.analyse import MessageContext, Settings
     from forensics.ingest import READERS, plan_input
     from forensics.parse import parse_rfc5322

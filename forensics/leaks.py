@@ -269,7 +269,7 @@ class FormsIndex:
     dozens of tables per candidate text would cost more.
     """
 
-    __slots__ = ("tables", "merged")
+    __slots__ = ("merged", "tables")
 
     def __init__(self, tables: tuple[dict[str, Hit], ...]) -> None:
         self.tables = tables

@@ -17,16 +17,17 @@ goes to mail-parser whole, unchanged.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from mailparser.const import _ENVELOPE_FROM_RE, _SENDGRID_DATE_RE
 from mailparser.exceptions import MailParserReceivedParsingError
 from mailparser.utils import receiveds_format, receiveds_parsing
 
 _FWS = " \t\r\n"
-_KEYWORD = re.compile(r"(from|by|via|with|id|for|envelope-from|envelope-sender)(?=[ \t\r\n])", re.I)
+_KEYWORD = re.compile(r"(from|by|via|with|id|for|envelope-from|envelope-sender)(?=[ \t\r\n])", re.IGNORECASE)
 # Top level: the delimiters, and the first character of a word that may start a clause
 # keyword (or a SendGrid date): after folding white space or ')', or at the start.
-_TOP = re.compile(r"""[()"\[<>;]|(?:^|(?<=[ \t\r\n)]))[fbvwie0-9]""", re.I)
+_TOP = re.compile(r"""[()"\[<>;]|(?:^|(?<=[ \t\r\n)]))[fbvwie0-9]""", re.IGNORECASE)
 _IN_COMMENT = re.compile(r"[()]")
 _RUNS = re.compile(r"[ \t\r\n]+")
 _ENVELOPE_IN_CLAUSE = {
@@ -40,14 +41,14 @@ def parse_chain(received: list[str]) -> list[dict[str, object]]:
     Raises whatever mail-parser raises on a chain it cannot format.
     """
     if not all(_simple(r) for r in received):
-        return receiveds_parsing(received)
+        return cast(list[dict[str, object]], receiveds_parsing(received))
     parsed: list[dict[str, str]] = []
     for value in received:
         try:
             parsed.append(_clauses(value))
         except MailParserReceivedParsingError:
             parsed.append({"raw": value})  # mail-parser keeps an unparsable hop as its raw text
-    return receiveds_format(parsed, raw_headers=received)
+    return cast(list[dict[str, object]], receiveds_format(parsed, raw_headers=received))
 
 
 def _simple(value: str) -> bool:

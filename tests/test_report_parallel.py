@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_golden import data_files, differences, manifest_without_times
+from test_report_support import add_findings, hostile_mbox, scan_case
 
 from forensics.report import build
 from forensics.report.build import write_report
 from forensics.store import Store
-from test_golden import data_files, differences, manifest_without_times
-from test_report_support import add_findings, hostile_mbox, scan_case
 
 
 def test_exports_written_by_helper_processes_are_the_files_written_alone(

@@ -32,7 +32,7 @@ _CACHE_SIZE = 4096  # URL facts and link verdicts kept across messages (cleared 
 # What a URL's facts depend on besides the URL: the message's header attribution and
 # sender domain (the only message facts attribute_url reads).
 _MessageKey = tuple[Attribution | None, str]
-_FACTS: dict[tuple[str, str, _MessageKey], "_UrlFacts"] = {}
+_FACTS: dict[tuple[str, str, _MessageKey], _UrlFacts] = {}
 _VERDICTS: dict[tuple[str, bool, _MessageKey], links.LinkVerdict] = {}
 
 

@@ -135,7 +135,7 @@ def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path, jsonl_path
     return count
 
 
-def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[tuple[Chart, str]]]:
+def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[tuple[Chart, bytes]]]:
     outputs: list[Path] = []
     rendered = []
     for chart in case_charts(store.conn):
@@ -148,7 +148,7 @@ def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[tuple[Chart
     return outputs, rendered
 
 
-def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[tuple[Chart, str]]) -> Path:
+def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[tuple[Chart, bytes]]) -> Path:
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
     ctx = Context(conn=store.conn, plan=plan, tool_version=__version__, rules_version=rules_version(),
                   counts=counts)

@@ -30,7 +30,7 @@ import itertools
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from forensics.analyse import Settings
 from forensics.records import Row
@@ -184,7 +184,7 @@ def _role_row(
             if cell:
                 target.add(str(cell))
     first = group[0]
-    compared, differing = int(first[11] or 0), int(first[12] or 0)
+    compared, differing = int(cast(int, first[11]) or 0), int(cast(int, first[12]) or 0)
     seen = _Seen(
         messages=len(messages), recipients=len({p[1] for p in by_pair}),
         senders=len({p[0] for p in by_pair}), pair_messages=sum(pairs.get(p, 0) for p in by_pair),
