@@ -183,9 +183,11 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
     out.mkdir(parents=True, exist_ok=True)
     with Store(case) as store:
         data, rows, headers, files, finish = _write_data(store, out, report_helpers(store, workers))
-        charts, rendered = _write_charts(store, out)
-        graphs = write_graphs(store.conn, out)  # graph.* and graph_brokers.* (forensics.correlate)
-        finish()  # the page and the dictionary need every export's row count and header
+        try:
+            charts, rendered = _write_charts(store, out)
+            graphs = write_graphs(store.conn, out)  # graph.* and graph_brokers.* (forensics.correlate)
+        finally:
+            finish()  # the page and the dictionary need every export's row count and header
         outputs = data + charts + [_write_page(store, out, rows, rendered)] + graphs
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
         finished_scan = scan_finished or _meta(store, "last_scan_finished_utc")
