@@ -372,7 +372,14 @@ def _parse_date(msg: EmailMessage, defects: list[str]) -> tuple[str | None, str 
     if parsed.tzinfo is None:  # RFC 5322 "-0000": no zone known; treat as UTC, say so
         defects.append("DateWithoutZone")
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return raw, parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        utc = parsed.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # year 1 or 9999 pushed out of the calendar by its zone
+        defects.append("InvalidDateHeader")
+        return raw, None
+    # Four-digit year: glibc's strftime writes year 102 (Y2K-bug mail says "0102") as "102",
+    # which is not ISO 8601 and which the month keys and charts downstream cannot read.
+    return raw, f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
 
 
 def _dkim_domains(msg: EmailMessage) -> tuple[str, ...]:

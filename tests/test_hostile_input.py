@@ -31,6 +31,7 @@ from forensics.engines.shard import process_shard
 from forensics.errors import ReadError
 from forensics.ingest import plan_input, pst
 from forensics.ingest.msg import OLE_MAGIC
+from forensics.report.build import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -458,3 +459,14 @@ def test_random_bytes_with_a_valid_magic_number(evidence: Path, tmp_path: Path) 
     for name, _data in random_files(seed=5):  # every file: messages from it, or a problem saying why not
         assert str(evidence / name) in recorded | read, name
     assert (len(recorded - read), len(read)) == (39, 8 + 1)  # refused or skipped; read (and normal.eml)
+
+
+def test_year_102_dates_stay_iso_and_the_report_is_written(evidence: Path, tmp_path: Path) -> None:
+    # Found by tools/robustness_report.py: 62 SpamAssassin messages are dated "0102" (a Y2K
+    # bug); strftime wrote "102-08-22...", and the charts could not read that month.
+    (evidence / "y2k.eml").write_bytes(HEAD + b"Date: Thu, 22 Aug 0102 12:07:35 +0800\n\nold\n")
+    case = scan_hostile(evidence, tmp_path / "case")
+    assert case.conn.execute("SELECT date_utc FROM messages WHERE subject = 'hostile'").fetchone() == (
+        "0102-08-22T04:07:35Z",)
+    report = write_report(tmp_path / "case", tmp_path / "case", argv=["test"])
+    assert (tmp_path / "case" / "chart_prevalence.svg") in report.outputs

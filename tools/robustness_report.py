@@ -93,7 +93,9 @@ def run(corpus: Path, out: Path, workers: int) -> tuple[dict[str, Any], Timings]
         write_report(out, out, argv=["tools/robustness_report.py", str(corpus)])
         figures["report_seconds"] = round(time.perf_counter() - report_started, 1)
     except Exception as e:  # noqa: BLE001 - a crash is what this script counts and shows
-        figures["exceptions"].append("".join(traceback.format_exception_only(e)).strip())
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        figures["exceptions"].append(f"{''.join(traceback.format_exception_only(e)).strip()} "
+                                     f"at {Path(where.filename).name}:{where.lineno}")
     finally:
         undo()
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
