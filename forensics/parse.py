@@ -130,6 +130,8 @@ def bound_header(data: bytes) -> tuple[bytes, str]:
         size += len(line)
         start = eol[1]
     head = b"".join(kept)
+    if len(head) == end:  # a long block of short lines, all kept
+        return data, ""
     return head + data[end:], (
         f"MessageTooLargeTruncated: header block of {end} bytes cut to {len(head)} bytes for "
         f"analysis (each line to at most {MAX_HEADER_LINE} bytes, the block to {MAX_HEADER_BYTES}); "

@@ -31,6 +31,7 @@ from forensics.engines.shard import process_shard
 from forensics.errors import ReadError
 from forensics.ingest import plan_input, pst
 from forensics.ingest.msg import OLE_MAGIC
+from forensics.parse import bound_header
 from forensics.report.build import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -470,3 +471,11 @@ def test_year_102_dates_stay_iso_and_the_report_is_written(evidence: Path, tmp_p
         "0102-08-22T04:07:35Z",)
     report = write_report(tmp_path / "case", tmp_path / "case", argv=["test"])
     assert (tmp_path / "case" / "chart_prevalence.svg") in report.outputs
+
+
+def test_a_long_header_block_of_short_lines_is_left_whole() -> None:
+    data = b"".join(b"X-Line-%d: value\n" % i for i in range(10_000)) + b"\nbody\n"  # 200 kB, no long line
+    assert bound_header(data) == (data, "")
+    cut, reason = bound_header(b"X-Long: " + b"y" * 100_000 + b"\nSubject: kept\n\nbody\n")
+    assert cut == b"X-Long: " + b"y" * (65536 - 8) + b"\nSubject: kept\n\nbody\n"
+    assert reason.startswith("MessageTooLargeTruncated: header block of 100022 bytes cut to 65550 bytes")
