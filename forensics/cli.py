@@ -81,7 +81,8 @@ def scan_command(
         raise _fail(str(e), EXIT_UNREADABLE) from e
     except ForensicsError as e:
         raise _fail(str(e), EXIT_UNREADABLE) from e
-    write_report(out, out, argv=argv, scan_started=result.started_utc, scan_finished=result.finished_utc)
+    write_report(out, out, argv=argv, scan_started=result.started_utc, scan_finished=result.finished_utc,
+                 workers=options.workers)
     with Store(out) as store:
         summary = _summary(store)
     _print_summary(summary, out, quiet=quiet, as_json=as_json)
