@@ -8,7 +8,7 @@ import re
 import pytest
 
 from forensics.providers import Attributor, provider_summaries, rules_version
-from forensics.providers.kb import BASES, CORPUS_SOURCES, DOC_PREFIX, LIST_BASES, Evidence, KnowledgeBaseError, Provider, load, parse_files
+from forensics.providers.kb import BASES, CORPUS_SOURCES, DOC_PREFIX, Evidence, KnowledgeBaseError, Provider, list_basis, load, parse_files
 from forensics.providers.matcher import split_url
 
 KB = load()
@@ -31,8 +31,23 @@ def pattern_matches(evidence: Evidence) -> bool:
         return re.search(abp_regex(evidence.pattern), evidence.example) is not None
     if evidence.source.startswith("trocker"):
         return evidence.pattern in evidence.example  # Trocker matches its domains as substrings
+    if evidence.source.startswith("ghostery"):
+        return ghostery_matches(evidence.pattern, evidence.example)
     host = split_url(evidence.example).host  # AdGuard lists host names
     return host == evidence.pattern or host.endswith("." + evidence.pattern)
+
+
+def ghostery_matches(line: str, example: str) -> bool:
+    """A TrackerDB pattern file line: a tracker domain (the domain and its sub-domains), an Adblock
+    filter, or the vendor's ``website_url`` (the vendor's own domain, for an operator host)."""
+    host = split_url(example).host
+    if line.startswith("||"):
+        return re.search(abp_regex(line[2:]), f"{host}/") is not None and host.endswith(line[2:].split("^")[0].split("/")[0])
+    if line.startswith("website_url:"):
+        domain = split_url(line.split(":", 1)[1].strip()).host.removeprefix("www.")
+    else:
+        domain = line
+    return host == domain or host.endswith("." + domain)
 
 
 def backed_rules(provider: Provider) -> set[str]:
@@ -58,7 +73,8 @@ def test_the_version_is_bumped_for_the_evidence_grade_rules() -> None:
 
 def test_every_provider_has_sources_and_a_basis_from_the_allowed_set() -> None:
     assert set(BASES) == {"list:MailTrackerBlocker", "list:EasyPrivacy", "list:Trocker", "list:UglyEmail",
-                          "list:AdGuard-cname", "documentation", "corpus", "recalled-unverified"}
+                          "list:AdGuard-cname", "list:Ghostery-TrackerDB", "list:Email-Intelligence",
+                          "documentation", "corpus", "recalled-unverified"}
     for p in PROVIDERS:
         assert p.sources, p.id
         assert p.basis and set(p.basis) <= set(BASES), (p.id, p.basis)
@@ -77,7 +93,7 @@ def test_list_evidence_is_an_instance_of_the_cited_pattern_and_attributed_here(p
 def test_the_basis_of_each_entry_is_what_its_evidence_shows() -> None:
     for p in PROVIDERS:
         sources = {e.source for e in p.evidence}
-        expected = {LIST_BASES[s] for s in sources if s in LIST_BASES}
+        expected = {list_basis(s) for s in sources if list_basis(s)}
         expected |= {"corpus"} if sources & set(CORPUS_SOURCES) else set()
         expected |= {"documentation"} if any(s.startswith(DOC_PREFIX) for s in sources) else set()
         expected |= {"recalled-unverified"} if p.unverified else set()
@@ -95,7 +111,7 @@ def test_unverified_lists_exactly_the_rules_no_evidence_backs() -> None:
 def test_a_pinned_list_is_cited_only_where_it_has_evidence() -> None:
     for p in PROVIDERS:
         pinned = {s.ref for s in p.sources
-                  if s.ref in LIST_BASES or s.ref in CORPUS_SOURCES or s.ref.startswith(DOC_PREFIX)}
+                  if list_basis(s.ref) or s.ref in CORPUS_SOURCES or s.ref.startswith(DOC_PREFIX)}
         assert pinned <= {e.source for e in p.evidence}, p.id
 
 

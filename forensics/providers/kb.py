@@ -26,13 +26,21 @@ HEADER_FIELDS = ("names", "values", "x_mailer", "dkim", "return_path", "received
 HEADER_WEIGHTS = {"names": 0.9, "values": 0.9, "x_mailer": 0.8, "dkim": 0.8,
                   "return_path": 0.85, "message_id": 0.7, "received": 0.6}
 # How an entry (or its company name) was established; see _meta.toml for the meaning of each.
-LIST_BASES = {"mtb-5dbfc21": "list:MailTrackerBlocker", "easyprivacy-00c5406": "list:EasyPrivacy",
-              "trocker-104dc1a": "list:Trocker", "ugly-email-14497cb": "list:UglyEmail",
-              "adguard-cname-03563aa": "list:AdGuard-cname", "adguard-cname-579a5f0": "list:AdGuard-cname"}
-BASES = (*LIST_BASES.values(), "documentation", "corpus", "recalled-unverified")
+# A source id "<list>-<commit>" in _meta.toml is that list read at that commit; the bare list id
+# (``mtb``, ``trocker``...) only says where to look, so it never makes a basis.
+LIST_PREFIXES = {"mtb-": "list:MailTrackerBlocker", "easyprivacy-": "list:EasyPrivacy",
+                 "trocker-": "list:Trocker", "ugly-email-": "list:UglyEmail",
+                 "adguard-cname-": "list:AdGuard-cname", "ghostery-": "list:Ghostery-TrackerDB",
+                 "email-intelligence-": "list:Email-Intelligence"}
+BASES = (*LIST_PREFIXES.values(), "documentation", "corpus", "recalled-unverified")
 CORPUS_SOURCES = ("corpus-phishing-pot", "corpus-spamassassin")
 DOC_PREFIX = "docs-"  # _meta.toml ids of provider documentation pages read for an entry
 _HOST_RE = re.compile(r"^(?:[a-z0-9#_-]+\.)+[a-z0-9-]+$")
+
+
+def list_basis(source: str) -> str:
+    """The basis a pinned list source gives ("" for anything else)."""
+    return next((basis for prefix, basis in LIST_PREFIXES.items() if source.startswith(prefix)), "")
 
 
 class KnowledgeBaseError(ValueError):
