@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from forensics.providers import attribute_message, default_attributor, message_from_headers
-from forensics.providers.kb import load
+from forensics.providers.kb import CORPUS_SOURCES, load
 
 _URL = re.compile(r"https?://[^\s\"'<>()\\]+", re.I)
-CORPUS_EVIDENCE = [(p.id, e) for p in load().providers for e in p.evidence if e.file]
+CORPUS_EVIDENCE = [(p.id, e) for p in load().providers for e in p.evidence if e.source in CORPUS_SOURCES]
 
 # A header only one service adds, and the provider it must lead to.
 SIGNATURES = {

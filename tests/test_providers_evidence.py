@@ -146,3 +146,25 @@ def test_providers_can_be_filtered_by_basis() -> None:
     assert unverified and all("recalled-unverified" in s.basis for s in unverified)
     assert all(s.basis == ("list:MailTrackerBlocker",) or "list:MailTrackerBlocker" in s.basis
                for s in provider_summaries("list:MailTrackerBlocker"))
+
+
+def test_header_list_evidence_quotes_a_check_on_the_header_its_rule_reads() -> None:
+    """Email-Intelligence evidence quotes the extension's own regex; it must be about the same
+    header (name, or the domain for DKIM d= and Received) as the rule it backs."""
+    checked = 0
+    for p in PROVIDERS:
+        rules = {r.rule_id.removeprefix(f"{p.id}/"): r for r in p.headers}
+        for e in (e for e in p.evidence if e.source.startswith("email-intelligence")):
+            rule = rules[e.rule]
+            quoted = e.pattern.replace("\\", "").lower()
+            key = rule.pattern if rule.field in ("dkim", "received") else rule.name
+            assert key in quoted, (p.id, e.rule, e.pattern)
+            checked += 1
+    assert checked == 12
+
+
+def test_ghostery_evidence_names_the_pattern_file_it_quotes() -> None:
+    items = [(p.id, e) for p in PROVIDERS for e in p.evidence if e.source.startswith("ghostery")]
+    assert len(items) > 100
+    assert all(re.fullmatch(r"db/patterns/[\w.-]+\.eno", e.file) and e.example for _, e in items)
+    assert ("acxiom", "acxiom.com") in {(pid, e.pattern) for pid, e in items}
