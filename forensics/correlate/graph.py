@@ -25,6 +25,7 @@ The full list behind any edge is queryable: ``evidence_rows`` (``Case.evidence``
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,19 +180,64 @@ def _kind_and_value(node: str) -> tuple[str, str]:
     return kind, value
 
 
-def _node_extras(conn: sqlite3.Connection, nodes: set[str]) -> dict[str, dict[str, object]]:
-    """Kind-specific attributes: a message's date and subject, a token's role."""
-    extras: dict[str, dict[str, object]] = {}
-    if any(n.startswith("message:") for n in nodes):
-        for m, d, subject in conn.execute(
-                "SELECT c.m, c.d, x.subject FROM cg_messages c JOIN messages x ON x.message_sha256 = c.m"):
-            if f"message:{m}" in nodes:
-                extras[f"message:{m}"] = {"date_utc": d or "", "subject": subject or ""}
-    if any(n.startswith("token:") for n in nodes):
-        for value, role in conn.execute("SELECT DISTINCT value, role FROM cg_tokens"):
-            if f"token:{value}" in nodes:
-                extras[f"token:{value}"] = {"role": role}
-    return extras
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphStream:
+    """A graph as sorted streams of nodes and edges, for writers that never hold it whole.
+
+    ``nodes()`` yields ``(node, attributes)`` and ``edges()`` ``(u, v, attributes)`` in the
+    order ``build_graph`` adds them; each call starts a new pass (a writer may need the
+    nodes before the edges, or the other way round).
+    """
+
+    attrs: dict[str, object]
+    nodes: Callable[[], Iterator[tuple[str, dict[str, object]]]]
+    edges: Callable[[], Iterator[tuple[str, str, dict[str, object]]]]
+    directed: bool = True
+
+
+# The graph's own tables, beside the ``cg_*`` evidence tables (``sources.release`` drops them).
+# Node names are stored XML-safe; a later row with the same safe name replaces an earlier one,
+# as assigning into a dict does.
+_GRAPH_TABLES = (
+    "CREATE TEMP TABLE cg_edges (u TEXT, v TEXT, relation TEXT, count INTEGER, senders INTEGER, b INTEGER, "
+    "l INTEGER, k INTEGER, t INTEGER, first TEXT, last TEXT, evidence TEXT, PRIMARY KEY (u, v)) WITHOUT ROWID",
+    "CREATE TEMP TABLE cg_node_counts (n TEXT PRIMARY KEY, c INTEGER) WITHOUT ROWID",
+    "CREATE TEMP TABLE cg_node_extras (n TEXT PRIMARY KEY, is_message INTEGER, date_utc TEXT, subject TEXT, "
+    "role TEXT) WITHOUT ROWID",
+    "CREATE TEMP TABLE cg_nodes (n TEXT PRIMARY KEY) WITHOUT ROWID",
+)
+_EXTRAS_SQL = (
+    # A message's date and subject, a token's role (keyed by the raw name, as ``build_graph`` always did).
+    "INSERT OR REPLACE INTO cg_node_extras SELECT 'message:' || c.m, 1, COALESCE(c.d, ''), "
+    "COALESCE(x.subject, ''), NULL FROM cg_messages c JOIN messages x ON x.message_sha256 = c.m",
+    "INSERT OR REPLACE INTO cg_node_extras SELECT DISTINCT 'token:' || value, 0, NULL, NULL, role FROM cg_tokens",
+)
+_NODES_SQL = """
+    SELECT n.n, COALESCE(c.c, 0), x.is_message, x.date_utc, x.subject, x.role FROM cg_nodes n
+    LEFT JOIN cg_node_counts c ON c.n = n.n LEFT JOIN cg_node_extras x ON x.n = n.n ORDER BY n.n
+"""
+_EDGES_SQL = "SELECT u, v, relation, count, senders, b, l, k, t, first, last, evidence FROM cg_edges ORDER BY u, v"
+
+
+def _fill_graph_tables(conn: sqlite3.Connection, options: GraphOptions) -> None:
+    """The edges (aggregated in SQL, per relation), the nodes they name, their counts and extras."""
+    relations = options.relations()
+    for name in ("cg_edges", "cg_node_counts", "cg_node_extras", "cg_nodes"):
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    for sql in _GRAPH_TABLES:
+        conn.execute(sql)
+    for relation in relations:
+        rows = conn.execute(EDGE_SQL.format(pairs=relation.sql), (EVIDENCE_CAP, options.min_count))
+        conn.executemany("INSERT OR REPLACE INTO cg_edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         ((xml_safe(r[0]), xml_safe(r[1]), relation.name, *r[2:]) for r in rows))
+    conn.execute("INSERT OR IGNORE INTO cg_nodes SELECT u FROM cg_edges")
+    conn.execute("INSERT OR IGNORE INTO cg_nodes SELECT v FROM cg_edges")
+    kinds = {r.source for r in relations} | {r.target for r in relations}
+    counts = conn.execute(node_sql(kinds) + " ORDER BY 1")
+    conn.executemany("INSERT OR REPLACE INTO cg_node_counts VALUES (?, ?)", ((xml_safe(n), c) for n, c in counts))
+    for sql, kind in zip(_EXTRAS_SQL, ("message", "token")):
+        if kind in kinds:
+            conn.execute(sql)
 
 
 def _node_attrs(node: str, messages: int, extra: dict[str, object]) -> dict[str, object]:
@@ -203,24 +249,47 @@ def _node_attrs(node: str, messages: int, extra: dict[str, object]) -> dict[str,
             **{k: xml_safe(v) if isinstance(v, str) else v for k, v in extra.items()}}
 
 
+def _stream_nodes(conn: sqlite3.Connection) -> Iterator[tuple[str, dict[str, object]]]:
+    for node, count, is_message, date_utc, subject, role in conn.execute(_NODES_SQL):
+        extra: dict[str, object] = {}
+        if is_message == 1:
+            extra = {"date_utc": date_utc, "subject": subject}
+        elif is_message == 0:
+            extra = {"role": role}
+        yield node, _node_attrs(node, count, extra)
+
+
+def _stream_edges(conn: sqlite3.Connection, relations: dict[str, Relation]) -> Iterator[
+        tuple[str, str, dict[str, object]]]:
+    for i, (u, v, name, *row) in enumerate(conn.execute(_EDGES_SQL)):
+        yield u, v, {**edge_attrs(relations[name], (u, v, *row)), "id": f"e{i}"}
+
+
+def stream_graph(conn: sqlite3.Connection, options: GraphOptions = GraphOptions()) -> GraphStream:
+    """The graph of a selection of the case as streams over temporary tables (bounded memory).
+
+    The nodes and edges, their attributes and order are those of ``build_graph``; the
+    streams read the connection's ``cg_*`` tables until ``sources.release``.
+    """
+    relations = {r.name: r for r in options.relations()}
+    prepare(conn, options.selection)
+    _fill_graph_tables(conn, options)
+    return GraphStream(attrs={"view": options.view, "level": options.level if options.view != "broker" else "broker"},
+                       nodes=lambda: _stream_nodes(conn), edges=lambda: _stream_edges(conn, relations))
+
+
+def to_networkx(stream: GraphStream) -> nx.DiGraph:
+    graph = nx.DiGraph(**stream.attrs) if stream.directed else nx.Graph(**stream.attrs)
+    for node, attrs in stream.nodes():
+        graph.add_node(node, **attrs)
+    for u, v, attrs in stream.edges():
+        graph.add_edge(u, v, **attrs)
+    return graph
+
+
 def build_graph(conn: sqlite3.Connection, options: GraphOptions = GraphOptions()) -> nx.DiGraph:
     """The graph of a selection of the case, nodes and edges in sorted order (deterministic)."""
-    relations = options.relations()
-    prepare(conn, options.selection)
-    edges: dict[tuple[str, str], dict[str, object]] = {}
-    for relation in relations:
-        for row in edge_rows(conn, relation, options.min_count):
-            edges[(xml_safe(row[0]), xml_safe(row[1]))] = edge_attrs(relation, row)
-    nodes = {n for pair in edges for n in pair}
-    kinds = {r.source for r in relations} | {r.target for r in relations}
-    counts = {xml_safe(n): c for n, c in conn.execute(node_sql(kinds))}
-    extras = _node_extras(conn, nodes)
-    graph = nx.DiGraph(view=options.view, level=options.level if options.view != "broker" else "broker")
-    for node in sorted(nodes):
-        graph.add_node(node, **_node_attrs(node, counts.get(node, 0), extras.get(node, {})))
-    for i, (u, v) in enumerate(sorted(edges)):
-        graph.add_edge(u, v, **edges[(u, v)], id=f"e{i}")
-    return graph
+    return to_networkx(stream_graph(conn, options))
 
 
 def relation_between(u: str, v: str, view: str = "tracking") -> Relation:

@@ -42,7 +42,7 @@ GRAPH_TOKEN_ROLES = ("recipient-identifier", "message-identifier", "campaign-ide
 RECIPIENT_ROLE = "recipient-identifier"
 
 TEMP_TABLES = ("cg_messages", "cg_findings", "cg_leaks", "cg_tokens", "cg_contacts", "cg_brokers",
-               "cg_broker_pairs")
+               "cg_broker_pairs", "cg_edges", "cg_nodes", "cg_node_counts", "cg_node_extras")
 # The column each meaning is read from, as the stages store it (checked against the real
 # schema by tests/test_report_schema.py); a column a stage drops reads as '' (see ``pick``).
 CANDIDATES: dict[str, tuple[str, ...]] = {

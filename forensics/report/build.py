@@ -8,6 +8,7 @@ the case, ``timeline.csv``, the charts (PNG and SVG), ``report.html``,
 from __future__ import annotations
 
 import csv
+import gc
 import os
 import sqlite3
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from pathlib import Path
 from forensics import __version__
 from forensics.correlate.export import write_graphs
 from forensics.errors import ReadError
-from forensics.report.charts import Chart, case_charts, render
+from forensics.report.charts import Drawn, iter_charts, render
 from forensics.report.csvout import QUERIES, csv_cells, csv_writer
 from forensics.report.dictionary import write_dictionary
 from forensics.report.html import Context, render_report
@@ -135,20 +136,24 @@ def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path, jsonl_path
     return count
 
 
-def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[tuple[Chart, bytes]]]:
+def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[Drawn]]:
+    """Each chart drawn, written as PNG and SVG, and let go before the next is drawn."""
     outputs: list[Path] = []
-    rendered = []
-    for chart in case_charts(store.conn):
+    drawn = []
+    for chart in iter_charts(store.conn):
         svg = render(chart.figure, "svg")
         for fmt, data in (("png", render(chart.figure, "png")), ("svg", svg)):
             path = out / f"{chart.stem}.{fmt}"
             path.write_bytes(data)
             outputs.append(path)
-        rendered.append((chart, svg))
-    return outputs, rendered
+        drawn.append(Drawn(stem=chart.stem, title=chart.title, empty=chart.empty, svg=svg))
+        chart.figure.clear()
+        del chart
+        gc.collect()  # a figure is a web of reference cycles: free it now, not at some later collection
+    return outputs, drawn
 
 
-def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[tuple[Chart, bytes]]) -> Path:
+def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[Drawn]) -> Path:
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
     ctx = Context(conn=store.conn, plan=plan, tool_version=__version__, rules_version=rules_version(),
                   counts=counts)

@@ -321,14 +321,15 @@ def render(fig: Figure, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def case_charts(conn: sqlite3.Connection) -> list[Chart]:
-    """Every chart of the report, from the case (each says "no data" when it has none)."""
+def chart_makers(conn: sqlite3.Connection) -> list[tuple[str, str, Callable[[], Figure], bool]]:
+    """Every chart of the report as (stem, title, maker, empty): the facts are read now (small
+    aggregates), the figures are drawn only when their maker is called."""
     months = facts.prevalence_by_month(conn)
     undated = facts.undated(conn)
     providers = facts.top_providers(conn)
     cells = facts.sender_provider_cells(conn)
     encodings = facts.leak_encodings(conn)
-    makers: list[tuple[str, str, Callable[[], Figure], bool]] = [
+    return [
         ("chart_prevalence", "Tracker prevalence over time", lambda: chart_prevalence(months, undated), not months),
         ("chart_providers", "Top tracking providers", lambda: chart_providers(providers), not providers),
         ("chart_heatmap", "Senders × tracking providers", lambda: chart_heatmap(cells), not cells),
@@ -336,8 +337,30 @@ def case_charts(conn: sqlite3.Connection) -> list[Chart]:
          lambda: chart_leak_encodings(encodings), not encodings),
         ("chart_graph", "Senders and providers graph", lambda: chart_graph(cells), not cells),
     ]
-    with style():
-        return [Chart(stem=s, title=t, figure=make(), empty=e) for s, t, make, e in makers]
+
+
+def iter_charts(conn: sqlite3.Connection) -> Iterator[Chart]:
+    """The report's charts one at a time: a figure (its canvas, artists and text paths: tens of
+    MB for a large one) need not outlive its rendering, so drop each before taking the next."""
+    for stem, title, make, empty in chart_makers(conn):
+        with style():
+            figure = make()
+        yield Chart(stem=stem, title=title, figure=figure, empty=empty)
+
+
+def case_charts(conn: sqlite3.Connection) -> list[Chart]:
+    """Every chart of the report, from the case (each says "no data" when it has none)."""
+    return list(iter_charts(conn))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Drawn:
+    """A chart once written to its files: what the page says about it, and its SVG."""
+
+    stem: str
+    title: str
+    empty: bool
+    svg: bytes
 
 
 def write_chart(chart: Chart, out: Path) -> list[Path]:

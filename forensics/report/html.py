@@ -27,7 +27,7 @@ from typing import Any
 from forensics.correlate.metrics import UNATTRIBUTED
 from forensics.correlate.sources import RECIPIENT_ROLE
 from forensics.report import facts
-from forensics.report.charts import Chart
+from forensics.report.charts import Drawn
 from forensics.report.facts import Summary
 from forensics.report.tables import Export, has_table
 
@@ -221,15 +221,15 @@ def summary_section(ctx: Context, s: Summary) -> str:
             f"<h3>Data brokers: who can link the recipient across senders</h3>{brokers_block(ctx)}</section>")
 
 
-def charts_section(charts: Sequence[tuple[Chart, bytes]]) -> str:
+def charts_section(charts: Sequence[Drawn]) -> str:
     """Charts as data: SVG images (an image cannot run script or load anything)."""
     parts = ['<section id="charts"><h2>Charts</h2>']
-    for chart, svg in charts:
+    for chart in charts:
         if chart.empty:
             parts.append(f'<h3>{esc(chart.title)}</h3><p class="note">No data for this chart in this case '
                          f"({esc(chart.stem)}.png and .svg say so too).</p>")
             continue
-        data = base64.b64encode(svg).decode("ascii")
+        data = base64.b64encode(chart.svg).decode("ascii")
         parts.append(f'<figure><img alt="{esc(chart.title)}" src="data:image/svg+xml;base64,{data}">'
                      f"<figcaption>{esc(chart.title)} — also {esc(chart.stem)}.png and {esc(chart.stem)}.svg"
                      "</figcaption></figure>")
@@ -377,7 +377,7 @@ def _asset(name: str) -> str:
     return resources.files("forensics.report").joinpath(name).read_text(encoding="utf-8")
 
 
-def render_report(ctx: Context, charts: Sequence[tuple[Chart, bytes]]) -> str:
+def render_report(ctx: Context, charts: Sequence[Drawn]) -> str:
     """The whole page as text (deterministic: no clock, stable order)."""
     s = facts.summary(ctx.conn)
     referenced: set[str] = set()
