@@ -33,7 +33,7 @@ from forensics.errors import EvidenceChanged, ReadError, UnsafeOutput
 from forensics.ingest import PlannedInput, plan_input, sha256_file, walk
 from forensics.ingest.base import Shard
 from forensics.records import InputRow, ProblemRow
-from forensics.store import Store
+from forensics.store import Store, trim_memory
 
 __all__ = ["ScanOptions", "ScanResult", "scan", "process_shard", "plan_inputs", "verify_unchanged"]
 
@@ -147,11 +147,13 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
         todo = [s for s in shards if s.shard_id not in done]
         tasks = tasks_of(todo, sizes, BATCH_BYTES, BATCH_FILES)
         _run(store, engine.run(tasks, options.settings), len(todo), progress)
+        trim_memory()  # the shards' garbage (all of the parsing, with one in-process worker)
         with store.statistics():
             run_finalizers(store, options.settings)
         verify_unchanged(planned)
         finished = utc_now()
         store.set_meta("last_scan_finished_utc", finished)
+    trim_memory()  # the page cache and the finalizers' memory: the report often runs next, here
     return ScanResult(
         case_path=store.path, inputs=tuple(planned), started_utc=started, finished_utc=finished,
         shards_run=len(todo), shards_skipped=len(shards) - len(todo), tasks=len(tasks),

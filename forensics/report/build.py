@@ -28,12 +28,13 @@ from forensics.report.manifest import rules_version, write_manifest
 from forensics.report.tables import export_plan, iter_rows
 from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline
-from forensics.store import CASE_FILE, Store
+from forensics.store import CASE_FILE, Store, trim_memory
 
 
 # A case this large writes its exports in other processes while this one draws the charts.
 PARALLEL_FROM_MESSAGES = 2000
 MAX_HELPERS = 4
+REPORT_CACHE_KIB = 8 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,10 +188,15 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
     started = _utc_now()
     out.mkdir(parents=True, exist_ok=True)
     with Store(case) as store:
+        # The report reads each table once or twice, in key order: a small page cache does
+        # (the scan's is sized for keyed inserts into large tables).
+        store.conn.execute(f"PRAGMA cache_size=-{REPORT_CACHE_KIB}")
         data, rows, headers, files, finish = _write_data(store, out, report_helpers(store, workers))
         try:
             charts, rendered = _write_charts(store, out)
+            trim_memory()
             graphs = write_graphs(store.conn, out)  # graph.* and graph_brokers.* (forensics.correlate)
+            trim_memory()
         finally:
             finish()  # the page and the dictionary need every export's row count and header
         outputs = data + charts + [_write_page(store, out, rows, rendered)] + graphs

@@ -38,6 +38,7 @@ RC = {
     "savefig.dpi": 110,
 }
 LABEL_MAX = 38
+MAX_WIDTH = 0.3 * 40 + 2.5  # inches: the prevalence chart at its most bars but one outlier
 BLUE, ORANGE, GREY = "#1f5f99", "#c8642a", "#777777"
 
 
@@ -138,7 +139,9 @@ def chart_prevalence(months: Sequence[Month] | None, undated: int = 0) -> Figure
     if not months:
         return no_data(title, "no beacon findings in this case" if months is None else "no dated messages")
     unit, bins = periods(months)
-    fig = _figure(max(7.0, 0.3 * len(bins) + 2.5), 4.4)
+    # Wide enough for 40 bars; a span even years cannot fit in 40 bars (a Y2K-bug date in year
+    # 102 among mail of 2002: 1,900 yearly bars) gets thinner bars, not a 60,000-pixel image.
+    fig = _figure(min(max(7.0, 0.3 * len(bins) + 2.5), MAX_WIDTH), 4.4)
     ax = fig.add_subplot()
     x = list(range(len(bins)))
     shares = [100.0 * b.tracked / b.messages if b.messages else 0.0 for b in bins]
