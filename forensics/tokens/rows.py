@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 from forensics.analyse import MessageContext, Settings
@@ -86,6 +87,7 @@ class MessageRecipientRow(Row):
     body_shape: str
 
 
+@lru_cache(maxsize=8192)  # a recipient's token recurs in every link of every message to them
 def entropy(value: str) -> float:
     """Shannon entropy in bits per character, rounded so exports stay byte-stable."""
     if not value:
@@ -95,6 +97,7 @@ def entropy(value: str) -> float:
     return round(-sum(c / n * math.log2(c / n) for c in counts.values()) + 0.0, 3)
 
 
+@lru_cache(maxsize=8192)
 def charclass(value: str) -> str:
     """The narrowest of: digits, hex, alpha, alnum, base64url, base64, text."""
     for name, pattern in _CLASSES:

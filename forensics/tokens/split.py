@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
-from forensics.tokens.decode import decode_steps, json_leaves, split_step_name
+from forensics.tokens.decode import MIN_ENCODED, decode_steps, json_leaves, split_step_name
 
 MAX_DECODE_STEPS = 5  # encodings stacked on one value (the issue asks for at least 3)
 MAX_URL_NESTING = 3  # a URL in a parameter of a URL in a parameter of a URL
@@ -29,6 +29,9 @@ _FILE_EXT = re.compile(r"\.(?:gif|png|jpe?g|webp|bmp|svg|ico|html?|php|aspx?|jsp
 _QS = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 _NESTED_URL = re.compile(r"(?:https?:)?//[^\s/]+", re.I)
+# What a value shorter than MIN_ENCODED needs for any child: "%" (percent-decoding), "{" or
+# "[" (JSON), "=" (a query string); a JWT is longer than MIN_ENCODED.
+_MAY_OPEN = re.compile(r"[%{\[=]")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,14 +127,22 @@ def _explore(
 
 
 def _children(node: Token, steps_here: int) -> list[Token]:
+    value = node.value
+    if len(value) < MIN_ENCODED and not _MAY_OPEN.search(value):
+        return []  # too short for every decoder but percent-decoding; no JSON, JWT or query string
     kids: list[Token] = []
     if steps_here < MAX_DECODE_STEPS:
-        for name, value in decode_steps(node.value):
+        for name, decoded in _decodings(value):
             steps = split_step_name(name)
-            kids.append(Token(location=node.location, raw=node.raw, value=value,
+            kids.append(Token(location=node.location, raw=node.raw, value=decoded,
                               chain=node.chain + steps, hosts=node.hosts, binary=steps[-1] == "raw"))
     kids.extend(_structured(node))
     return kids
+
+
+@lru_cache(maxsize=8192)  # a recipient's token recurs in every link of every message to them
+def _decodings(value: str) -> tuple[tuple[str, str], ...]:
+    return tuple(decode_steps(value))
 
 
 def _structured(node: Token) -> list[Token]:
