@@ -149,21 +149,24 @@ def graph_command(
 def providers_command(
     filter_text: Annotated[str, typer.Option("--filter", help="Only providers whose id, name, company or hosts contain TEXT.")] = "",
     category: Annotated[str, typer.Option("--category", help="Only this category (esp, newsletter, sales, support, adtech, email-tools, platform).")] = "",
+    include_unverified: Annotated[bool, typer.Option("--include-unverified", help="Also the rules no cited source backs (never used by scans), as written in the rules files.")] = False,
 ) -> None:
     """List the provider knowledge base: name, category, number of rules, sources."""
-    from forensics.providers import provider_summaries, rules_version
+    from forensics.providers import provider_summaries
+    from forensics.providers.kb import load
 
-    rows = provider_summaries(filter_text, category)
+    rows = provider_summaries(filter_text, category, include_unverified=include_unverified)
     for row in rows:
         typer.echo(f"{row.name} [{row.id}]  {row.category}  {row.rules} rules  ({row.company})")
         typer.echo(f"    basis: {', '.join(row.basis)}; sources: {' '.join(row.sources)}")
-    typer.echo(f"{len(rows)} providers; knowledge base {rules_version()}")
+    typer.echo(f"{len(rows)} providers; knowledge base {load(include_unverified).version}")
 
 
 @app.command("explain")
 def explain_command(
     url: Annotated[str, typer.Argument(help="The URL to attribute (never fetched).")],
     headers: Annotated[Optional[Path], typer.Option("--headers", help="An .eml or header block whose headers and sender apply.")] = None,
+    include_unverified: Annotated[bool, typer.Option("--include-unverified", help="Also try the rules no cited source backs (scans never use them).")] = False,
 ) -> None:
     """Say which provider rule matched a URL and why, or why nothing did."""
     from forensics.providers import explain_url, message_from_headers
@@ -175,7 +178,7 @@ def explain_command(
                 message = message_from_headers(handle.read(), str(headers))
         except OSError as e:
             raise _fail(f"cannot read {headers}: {e.strerror or e}", EXIT_UNREADABLE) from e
-    result = explain_url(url, "", message)
+    result = explain_url(url, "", message, include_unverified=include_unverified)
     for step in result.steps:
         typer.echo(f"{'MATCH' if step.matched else 'no   '} {step.layer:<11} {step.detail}")
     found = result.attribution

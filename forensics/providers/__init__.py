@@ -302,9 +302,18 @@ def attribute_message(message: Message) -> Attribution | None:
     return default_attributor().attribute_message(message)
 
 
-def explain_url(url: str, host: str = "", message: Message | None = None) -> Explanation:
-    """Which rule matched a URL and why, or why nothing did."""
+def explain_url(url: str, host: str = "", message: Message | None = None,
+                *, include_unverified: bool = False) -> Explanation:
+    """Which rule matched a URL and why, or why nothing did (``include_unverified``: also the
+    recalled rules no source backs, which scans never use)."""
+    if include_unverified:
+        return _full_attributor().explain(url, host, message)
     return default_attributor().explain(url, host, message)
+
+
+@lru_cache(maxsize=1)
+def _full_attributor() -> Attributor:
+    return Attributor(load(include_unverified=True))
 
 
 def providers() -> tuple[Provider, ...]:
@@ -334,14 +343,16 @@ class ProviderSummary:
     sources: tuple[str, ...]
 
 
-def provider_summaries(text: str = "", category: str = "") -> list[ProviderSummary]:
+def provider_summaries(text: str = "", category: str = "", *,
+                       include_unverified: bool = False) -> list[ProviderSummary]:
     """Providers whose id, name, company, hosts or basis contain ``text`` (any case), by category and id.
 
-    Filtering on a basis (``recalled-unverified``, ``list:MailTrackerBlocker``, ``corpus``) shows
-    which entries are backed by a public source and which are not."""
+    Filtering on a basis (``list:MailTrackerBlocker``, ``corpus``...) shows which entries rest on
+    which source; with ``include_unverified`` the rules no source backs are counted and listed
+    too (``recalled-unverified``), as they stand in the rules files."""
     needle = text.strip().lower()
     found = []
-    for p in load().providers:
+    for p in load(include_unverified).providers:
         if category and p.category != category:
             continue
         haystack = " ".join([p.id, p.name, p.company, *p.basis, *(r.host for r in p.hosts + p.urls)]).lower()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -137,12 +137,15 @@ class KnowledgeBase:
     meta: Meta
     providers: tuple[Provider, ...]
     files: tuple[tuple[str, str], ...]  # (file name, SHA-256) of every rules file read
+    # False once the rules no evidence backs were left out (what scans use, see verified_only)
+    include_unverified: bool = True
 
     @property
     def version(self) -> str:
-        """The declared version plus a digest of the files, so an edited file shows."""
+        """The declared version plus a digest of the files, so an edited file shows; a base
+        that still holds unverified rules says so, so a manifest cannot pass one for the other."""
         digest = hashlib.sha256("".join(f"{n}:{h}\n" for n, h in self.files).encode()).hexdigest()
-        return f"{self.meta.version}+{digest[:12]}"
+        return f"{self.meta.version}+{digest[:12]}" + ("+unverified" if self.include_unverified else "")
 
     def by_id(self) -> dict[str, Provider]:
         return {p.id: p for p in self.providers}
@@ -152,12 +155,36 @@ def _rules_dir() -> Any:
     return resources.files("forensics.providers") / "rules"
 
 
-@lru_cache(maxsize=1)
-def load() -> KnowledgeBase:
-    """The bundled knowledge base, read once per process."""
+@lru_cache(maxsize=2)
+def load(include_unverified: bool = False) -> KnowledgeBase:
+    """The bundled knowledge base, read once per process: by default only the rules that a
+    cited list, documentation page or corpus message backs (``include_unverified`` keeps the
+    recalled ones too, for review and ``explain --include-unverified``)."""
     texts = {entry.name: entry.read_bytes() for entry in _rules_dir().iterdir()
              if entry.name.endswith(".toml")}
-    return parse_files(texts)
+    kb = parse_files(texts)
+    return kb if include_unverified else verified_only(kb)
+
+
+def verified_only(kb: KnowledgeBase) -> KnowledgeBase:
+    """The base without the rules listed as unverified; a provider left with no rule goes too.
+    Rule ids are kept (``hubspot/shape/2`` stays ``shape/2``), so findings cite the file."""
+    kept = tuple(p for p in map(_backed_rules_only, kb.providers) if p.rule_count)
+    return replace(kb, providers=kept, include_unverified=False)
+
+
+def _backed_rules_only(provider: Provider) -> Provider:
+    if not provider.unverified:
+        return provider
+    drop = {f"{provider.id}/{rule}" for rule in provider.unverified}
+
+    def keep(rules: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(r for r in rules if r.rule_id not in drop)
+
+    return replace(provider, hosts=keep(provider.hosts), urls=keep(provider.urls),
+                   shapes=keep(provider.shapes), params=keep(provider.params),
+                   headers=keep(provider.headers), unverified=(),
+                   basis=tuple(b for b in provider.basis if b != "recalled-unverified"))
 
 
 def parse_files(texts: dict[str, bytes]) -> KnowledgeBase:
