@@ -89,6 +89,8 @@ def _available(names: dict[str, str]) -> dict[str, str]:
 
 
 CRYPTO = _available(_HASHLIB_NAMES)
+_DIGEST_LENGTHS = frozenset(2 * hashlib.new(name).digest_size for name in CRYPTO.values())  # hex digits
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
 
 
 # ---------------------------------------------------------------- identities
@@ -220,11 +222,22 @@ def _checksums(text: str) -> Iterator[tuple[str, str]]:
 
 def forms_of(text: str, deep: bool = True) -> Iterator[tuple[tuple[str, ...], str]]:
     """``(steps, form)`` for one variant, identity side; with ``deep``, three hash layers."""
+    yield from _plain_forms(text)
+    yield from _digest_forms(text, deep)
+
+
+def _plain_forms(text: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    """The text, its encodings and its checksums: cheap, and looked up for every token."""
     yield (), text
     for name, form in _encodings(text):
         yield (name,), form
     for name, form in _checksums(text):
         yield (name,), form
+
+
+def _digest_forms(text: str, deep: bool) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Hashes of the text, and with ``deep`` hashes of hashes: every one a lower-case hex
+    digest (``_digest_shaped``), and nine tenths of the cost of an identity's forms."""
     first = {name: _digest(name, text) for name in CRYPTO}
     for name, digest in first.items():
         yield (name,), digest
@@ -239,6 +252,11 @@ def forms_of(text: str, deep: bool = True) -> Iterator[tuple[tuple[str, ...], st
                     yield (inner, outer, third), _digest(third, second)
 
 
+def _digest_shaped(text: str) -> bool:
+    """Could ``text`` be one of ``_digest_forms``? (A hexdigest of one of ``CRYPTO``.)"""
+    return len(text) in _DIGEST_LENGTHS and _LOWER_HEX.fullmatch(text) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A form that matched: whose, which variant, and the steps from the variant to the form."""
@@ -248,58 +266,128 @@ class Hit:
     steps: tuple[str, ...]
 
 
+# Where a form comes first in ``forms_of`` order over an identity's variants: (variant,
+# tier, position in the tier). Plain forms of a variant come before its digests, so the
+# first explanation of a text is the entry with the smallest place in either tier.
+_Entry = tuple[tuple[int, int, int], Hit]
+
+
+class IdentityForms:
+    """The forms of one identity in two tiers, the digests built only when first needed.
+
+    Most messages (old spam above all) have no token a digest could equal; for them the
+    ~1,300 hashes per identity are never computed. A lookup gives the same first
+    explanation as the single table ``identity_forms`` builds in ``forms_of`` order.
+    """
+
+    __slots__ = ("_digests", "deep", "key", "plain", "written")
+
+    def __init__(self, key: str, written: str, deep: bool) -> None:
+        self.key, self.written, self.deep = key, written, deep
+        self.plain = self._tier(0)
+        self._digests: dict[str, _Entry] | None = None
+
+    def _tier(self, tier: int) -> dict[str, _Entry]:
+        table: dict[str, _Entry] = {}
+        for v, (variant, text) in enumerate(identity_variants(self.written)):
+            forms = _plain_forms(text) if tier == 0 else _digest_forms(text, self.deep)
+            for i, (steps, form) in enumerate(forms):
+                if variant.startswith("local") and steps in _WORD_STEPS:
+                    continue  # a bare word in a URL is no evidence; its digest or encoding is
+                table.setdefault(form, ((v, tier, i), Hit(self.key, variant, steps)))
+        return table
+
+    def digests(self) -> dict[str, _Entry]:
+        if self._digests is None:
+            self._digests = self._tier(1)
+        return self._digests
+
+    def entry(self, text: str) -> _Entry | None:
+        found = self.plain.get(text)
+        if _digest_shaped(text):
+            other = self.digests().get(text)
+            if other is not None and (found is None or other[0] < found[0]):
+                found = other
+        return found
+
+    def table(self) -> dict[str, Hit]:
+        """Every form, first explanation of each, in ``forms_of`` order (builds the digests)."""
+        entries = dict(self.digests())
+        for form, entry in self.plain.items():
+            if form not in entries or entry[0] < entries[form][0]:
+                entries[form] = entry
+        return {form: entry[1] for form, entry in sorted(entries.items(), key=lambda fe: fe[1][0])}
+
+
 @lru_cache(maxsize=128)  # a mailbox has few recipients; each one's forms are built once per worker
+def _identity(key: str, written: str, deep: bool) -> IdentityForms:
+    return IdentityForms(key, written, deep)
+
+
 def identity_forms(key: str, written: str, deep: bool = True) -> dict[str, Hit]:
     """Every form of one identity, first (simplest) explanation kept for each value."""
-    table: dict[str, Hit] = {}
-    for variant, text in identity_variants(written):
-        for steps, form in forms_of(text, deep):
-            if variant.startswith("local") and steps in _WORD_STEPS:
-                continue  # a bare word in a URL is no evidence; its digest or encoding is
-            table.setdefault(form, Hit(key, variant, steps))
-    return table
+    return _identity(key, written, deep).table()
+
+
+_Merged = dict[str, list[tuple[int, _Entry]]]
+
+
+def _merge(tiers: Sequence[dict[str, _Entry]]) -> _Merged:
+    merged: _Merged = {}
+    for n, tier in enumerate(tiers):
+        for form, entry in tier.items():
+            merged.setdefault(form, []).append((n, entry))
+    return merged
 
 
 class FormsIndex:
     """The forms of a set of identities, each form with every identity's explanation, in order.
 
-    A few identities are looked up table by table, not merged: a mailbox of spam names a
+    A few identities are looked up one by one, not merged: a mailbox of spam names a
     new recipient in most messages, and merging thousands of forms per message cost as
     much as computing them. Many identities (mass mail) are merged once, as a lookup in
-    dozens of tables per candidate text would cost more.
+    dozens of tables per candidate text would cost more. Either way the digest tier is
+    built (and merged) only when a digest-shaped text is looked up.
     """
 
-    __slots__ = ("merged", "tables")
+    __slots__ = ("_digests", "forms", "plain")
 
-    def __init__(self, tables: tuple[dict[str, Hit], ...]) -> None:
-        self.tables = tables
-        self.merged: dict[str, tuple[Hit, ...]] | None = None
-        if len(tables) > _MERGE_FROM:
-            merged: dict[str, list[Hit]] = {}
-            for table in tables:
-                for form, hit in table.items():
-                    merged.setdefault(form, []).append(hit)
-            self.merged = {form: tuple(hits) for form, hits in merged.items()}
+    def __init__(self, forms: tuple[IdentityForms, ...]) -> None:
+        self.forms = forms
+        self.plain = _merge([f.plain for f in forms]) if len(forms) > _MERGE_FROM else None
+        self._digests: _Merged | None = None
 
     def __len__(self) -> int:
         """Distinct forms across the identities."""
-        return len(self.merged) if self.merged is not None else len(set().union(*self.tables))
+        return len(self._all())
 
     def __iter__(self) -> Iterator[str]:
         """Every distinct form, first identity's first."""
-        return iter(self.merged if self.merged is not None else dict.fromkeys(f for t in self.tables for f in t))
+        return iter(self._all())
+
+    def _all(self) -> dict[str, None]:
+        return dict.fromkeys(form for f in self.forms for form in f.table())
 
     def get(self, text: str, default: tuple[Hit, ...] = ()) -> tuple[Hit, ...]:
         """Every identity's explanation of ``text``, in the order of the identities."""
-        if self.merged is not None:
-            return self.merged.get(text, default)
-        return tuple(t[text] for t in self.tables if text in t) or default
+        if self.plain is None:
+            return tuple(e[1] for f in self.forms if (e := f.entry(text)) is not None) or default
+        found = self.plain.get(text, [])
+        if not _digest_shaped(text):
+            return tuple(e[1] for _, e in found) or default
+        if self._digests is None:
+            self._digests = _merge([f.digests() for f in self.forms])
+        best: dict[int, _Entry] = {}
+        for n, entry in (*found, *self._digests.get(text, ())):
+            if n not in best or entry[0] < best[n][0]:
+                best[n] = entry
+        return tuple(best[n][1] for n in sorted(best)) or default
 
 
 @lru_cache(maxsize=16)
 def forms_index(identities: tuple[tuple[str, str, bool], ...]) -> FormsIndex:
     """The forms of a set of identities ``(key, as written, deep)``."""
-    return FormsIndex(tuple(identity_forms(key, written, deep) for key, written, deep in identities))
+    return FormsIndex(tuple(_identity(key, written, deep) for key, written, deep in identities))
 
 
 def index_for(identities: Sequence[Identity]) -> FormsIndex:

@@ -1,0 +1,57 @@
+"""The identity forms built in two tiers (digests only when needed) explain every text as
+the single table in ``forms_of`` order did: same forms, same first explanation, same order."""
+
+from __future__ import annotations
+
+import pytest
+
+from forensics.leaks import _WORD_STEPS, FormsIndex, Hit, forms_index, forms_of, identity_forms, identity_variants
+
+IDENTITIES = [
+    ("alice@example.org", "Alice@Example.org ", True),
+    ("bob.smith+news@mail.example.com", "bob.smith+news@mail.example.com", True),
+    ("info@example.net", "info@example.net", False),  # a role local part: no bare-word forms
+    ("x7@e.co", "x7@e.co", True),
+    ("carol@example.org", "carol@example.org", False),
+    ("dave@example.org", "DAVE@example.org", True),
+]
+
+
+def _reference_forms(key: str, written: str, deep: bool) -> dict[str, Hit]:
+    """The former ``identity_forms``: one table, every form in ``forms_of`` order."""
+    table: dict[str, Hit] = {}
+    for variant, text in identity_variants(written):
+        for steps, form in forms_of(text, deep):
+            if variant.startswith("local") and steps in _WORD_STEPS:
+                continue
+            table.setdefault(form, Hit(key, variant, steps))
+    return table
+
+
+@pytest.mark.parametrize(("key", "written", "deep"), IDENTITIES)
+def test_one_identity_has_the_same_forms_in_the_same_order(key: str, written: str, deep: bool) -> None:
+    assert list(identity_forms(key, written, deep).items()) == list(_reference_forms(key, written, deep).items())
+
+
+@pytest.mark.parametrize("count", [1, 3, 6])  # 6 identities: the merged index
+def test_every_form_is_explained_as_the_single_table_explains_it(count: int) -> None:
+    chosen = tuple(IDENTITIES[:count])
+    tables = [_reference_forms(*i) for i in chosen]
+    index = forms_index(chosen)
+    assert isinstance(index, FormsIndex)
+    texts = {form for t in tables for form in t} | {"", "nothing", "0" * 32, "f" * 64, "alice"}
+    for text in sorted(texts):
+        assert index.get(text) == tuple(t[text] for t in tables if text in t), text
+    assert list(forms_index(chosen)) == list(dict.fromkeys(f for t in tables for f in t))
+
+
+def test_digests_are_not_built_until_a_digest_shaped_text_is_looked_up() -> None:
+    chosen = (("erin@example.org", "erin@example.org", True),)
+    index = forms_index(chosen)
+    assert index.get("erin@example.org") == (Hit("erin@example.org", "as-written", ()),)
+    assert index.forms[0]._digests is None
+    assert index.get("ZXJpbkBleGFtcGxlLm9yZw==") == (Hit("erin@example.org", "as-written", ("base64",)),)
+    assert index.forms[0]._digests is None
+    md5 = "4d2a1b7ec86e0dbf8d2a6a35a3ad7a47"  # not erin's: looked up all the same
+    assert index.get(md5) == ()
+    assert index.forms[0]._digests is not None
