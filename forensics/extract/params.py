@@ -178,6 +178,7 @@ def entropy(text: str) -> float:
     return -sum(n / total * math.log2(n / total) for n in Counter(text).values())
 
 
+@lru_cache(maxsize=16384)  # a recipient's token recurs in every link of every message to them
 def value_shape(value: str, *, named_id: bool = False) -> str:
     """The identifier shape of one value, or '' when it looks like an ordinary word or name."""
     if len(value) < 4 or "://" in value or value.startswith("www."):

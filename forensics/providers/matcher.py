@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from forensics.providers.kb import KnowledgeBaseError, Provider, UrlRule
@@ -59,7 +60,12 @@ def split_url(url: str, host: str = "") -> UrlParts:
         name = name.partition(":")[0]  # a caller's host with a port; IPv6 literals keep theirs
     name = name.strip(".")
     return UrlParts(host=name, path=parts.path or "/", query=parts.query,
-                    pairs=tuple(_query_pairs(parts.query)), keys=tuple(host_keys(name)))
+                    pairs=tuple(_query_pairs(parts.query)), keys=_keys(name))
+
+
+@lru_cache(maxsize=4096)  # a mailbox has few hosts and many URLs
+def _keys(host: str) -> tuple[str, ...]:
+    return tuple(host_keys(host))
 
 
 def host_keys(host: str) -> list[str]:
