@@ -167,5 +167,22 @@ def test_header_list_evidence_quotes_a_check_on_the_header_its_rule_reads() -> N
 def test_ghostery_evidence_names_the_pattern_file_it_quotes() -> None:
     items = [(p.id, e) for p in PROVIDERS for e in p.evidence if e.source.startswith("ghostery")]
     assert len(items) > 100
-    assert all(re.fullmatch(r"db/patterns/[\w.-]+\.eno", e.file) and e.example for _, e in items)
+    assert all(re.fullmatch(r"db/patterns/[\w.-]+\.eno", e.file) for _, e in items)
+    assert all(e.example or (e.rule == "company" and e.pattern.startswith("organization: ")) for _, e in items)
     assert ("acxiom", "acxiom.com") in {(pid, e.pattern) for pid, e in items}
+
+
+def test_a_company_named_by_a_source_has_that_sources_basis() -> None:
+    """`rule = "company"` evidence backs the company name: the entry's company_basis must be that
+    source's; in the default base an unbacked company says so wherever a finding names it."""
+    named = 0
+    for p in PROVIDERS:
+        for e in (e for e in p.evidence if e.rule == "company"):
+            expected = list_basis(e.source) or ("documentation" if e.source.startswith(DOC_PREFIX) else "corpus")
+            assert p.company_basis == expected, p.id
+            named += 1
+    assert named > 40
+    default = load().by_id()
+    assert default["sendgrid"].company == "Twilio Inc." and default["sendgrid"].company_basis == "documentation"
+    assert default["hotjar"].company == "Contentsquare (Hotjar) [company not verified]"
+    assert KB.by_id()["hotjar"].company == "Contentsquare (Hotjar)"

@@ -173,7 +173,14 @@ def verified_only(kb: KnowledgeBase) -> KnowledgeBase:
     return replace(kb, providers=kept, include_unverified=False)
 
 
+UNVERIFIED_COMPANY = " [company not verified]"
+
+
 def _backed_rules_only(provider: Provider) -> Provider:
+    if provider.company_basis == "recalled-unverified":
+        # the rules may be sourced while the company (often a parent added from memory) is not:
+        # say so wherever a finding names it (CSV, graph, report), instead of dropping the name
+        provider = replace(provider, company=provider.company + UNVERIFIED_COMPANY)
     if not provider.unverified:
         return provider
     drop = {f"{provider.id}/{rule}" for rule in provider.unverified}
