@@ -74,6 +74,7 @@ def test_the_version_is_bumped_for_the_verified_only_default() -> None:
 def test_every_provider_has_sources_and_a_basis_from_the_allowed_set() -> None:
     assert set(BASES) == {"list:MailTrackerBlocker", "list:EasyPrivacy", "list:Trocker", "list:UglyEmail",
                           "list:AdGuard-cname", "list:Ghostery-TrackerDB", "list:Email-Intelligence",
+                          "list:DuckDuckGo-TrackerRadar",
                           "documentation", "corpus", "recalled-unverified"}
     for p in PROVIDERS:
         assert p.sources, p.id

@@ -31,7 +31,8 @@ HEADER_WEIGHTS = {"names": 0.9, "values": 0.9, "x_mailer": 0.8, "dkim": 0.8,
 LIST_PREFIXES = {"mtb-": "list:MailTrackerBlocker", "easyprivacy-": "list:EasyPrivacy",
                  "trocker-": "list:Trocker", "ugly-email-": "list:UglyEmail",
                  "adguard-cname-": "list:AdGuard-cname", "ghostery-": "list:Ghostery-TrackerDB",
-                 "email-intelligence-": "list:Email-Intelligence"}
+                 "email-intelligence-": "list:Email-Intelligence",
+                 "ddg-tracker-radar-": "list:DuckDuckGo-TrackerRadar"}
 BASES = (*LIST_PREFIXES.values(), "documentation", "corpus", "recalled-unverified")
 CORPUS_SOURCES = ("corpus-phishing-pot", "corpus-spamassassin")
 DOC_PREFIX = "docs-"  # _meta.toml ids of provider documentation pages read for an entry
