@@ -294,7 +294,9 @@ def write_graphs(conn: sqlite3.Connection, folder: Path, options: GraphOptions =
     written: list[Path] = []
     try:
         for stem, view in ((GRAPH_STEM, "tracking"), (BROKERS_STEM, "broker")):
-            written += write_stream(stream_graph(conn, replace(options, view=view)), folder, stem)
+            # One selection for both views: its evidence tables are prepared once.
+            stream = stream_graph(conn, replace(options, view=view), prepared=view != "tracking")
+            written += write_stream(stream, folder, stem)
     finally:
         release(conn)
     return written

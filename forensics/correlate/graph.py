@@ -265,14 +265,17 @@ def _stream_edges(conn: sqlite3.Connection, relations: dict[str, Relation]) -> I
         yield u, v, {**edge_attrs(relations[name], (u, v, *row)), "id": f"e{i}"}
 
 
-def stream_graph(conn: sqlite3.Connection, options: GraphOptions = GraphOptions()) -> GraphStream:
+def stream_graph(conn: sqlite3.Connection, options: GraphOptions = GraphOptions(), *,
+                 prepared: bool = False) -> GraphStream:
     """The graph of a selection of the case as streams over temporary tables (bounded memory).
 
     The nodes and edges, their attributes and order are those of ``build_graph``; the
-    streams read the connection's ``cg_*`` tables until ``sources.release``.
+    streams read the connection's ``cg_*`` tables until ``sources.release``. ``prepared``:
+    those tables already hold this selection (another view of it was just streamed).
     """
     relations = {r.name: r for r in options.relations()}
-    prepare(conn, options.selection)
+    if not prepared:
+        prepare(conn, options.selection)
     _fill_graph_tables(conn, options)
     return GraphStream(attrs={"view": options.view, "level": options.level if options.view != "broker" else "broker"},
                        nodes=lambda: _stream_nodes(conn), edges=lambda: _stream_edges(conn, relations))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gc
 import os
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +85,12 @@ _Job = tuple[str, str, Path, Path]  # export name, query, CSV path, JSON Lines p
 
 def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers: dict[str, list[str]],
                    helpers: int) -> Callable[[], None]:
-    """Write the exports here now, or start them in ``helpers`` processes; returns the wait."""
+    """Write the exports here now, or start them in ``helpers`` processes; returns the wait.
+
+    Each export is its own task, the largest first. When this process has drawn the
+    charts and the graph, the wait takes back the tasks no helper has started yet,
+    smallest first, and writes them here: both ends of the list finish together.
+    """
     def record(counts: dict[str, int]) -> None:
         for name, _sql, csv_path, _jsonl in jobs:
             if name in counts:
@@ -98,16 +104,36 @@ def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers
     from forensics.engines.local import mp_context
 
     pool = ProcessPoolExecutor(max_workers=helpers, mp_context=mp_context())
-    futures = [pool.submit(_export_in_process, str(store.path), jobs[i::helpers]) for i in range(helpers)]
+    tasks = [(job, pool.submit(_export_in_process, str(store.path), [job]))
+             for job in _largest_first(store.conn, jobs)]
 
     def finish() -> None:
         try:
-            for future in futures:
-                record(future.result())
+            for job, future in reversed(tasks):
+                if future.cancel():  # not started by a helper: write it here
+                    record(_write_exports(store.conn, [job]))
+            for _job, future in tasks:
+                if not future.cancelled():
+                    record(future.result())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
     return finish
+
+
+def _largest_first(conn: sqlite3.Connection, jobs: list[_Job]) -> list[_Job]:
+    """Exports by the rows of the largest table their query names (a cheap estimate of the work)."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    counts: dict[str, int] = {}
+
+    def weight(job: _Job) -> int:
+        words = set(re.findall(r"\w+", job[1]))
+        for table in tables:
+            if table in words and table not in counts:
+                counts[table] = conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+        return max((counts[t] for t in tables if t in words), default=0)
+
+    return sorted(jobs, key=lambda job: (-weight(job), job[0]))
 
 
 def _export_in_process(case_file: str, jobs: list[_Job]) -> dict[str, int]:
