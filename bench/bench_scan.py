@@ -44,14 +44,20 @@ from pathlib import Path
 from forensics.pipeline import ScanOptions, scan
 from forensics.report.build import write_report
 marks = {"start": time.perf_counter()}
+def phase(name):  # read by the parent's sampler: peak memory per phase
+    Path(sys.argv[4]).write_text(name)
 def hook(done, total):
     marks.setdefault("first_shard", time.perf_counter())
     marks["last_shard"] = time.perf_counter()
     marks["shards_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if done == total:
+        phase("finalizers")
 if __name__ == "__main__":
     path, out, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    phase("shards")
     result = scan([path], ScanOptions(out=out, workers=workers, resume=False), progress=hook)
     marks["scanned"] = time.perf_counter()
+    phase("report")
     peaks = {"main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
              "worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
     error = ""
@@ -98,10 +104,13 @@ def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
     import psutil
 
     shutil.rmtree(out, ignore_errors=True)
+    phase_file = out.parent / f"{out.name}.phase"
+    phase_file.write_text("start")
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(out), str(workers)],
+    child = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(out), str(workers), str(phase_file)],
                              stdout=subprocess.PIPE, cwd=HERE)
     peak = peak_pss = 0
+    by_phase: dict[str, float] = {}  # peak PSS of the tree per phase (shards, finalizers, report)
     proc = psutil.Process(child.pid)
     cpu: dict[int, float] = {}  # last CPU seconds seen per process of the tree (workers included)
     worker_rss: dict[int, int] = {}
@@ -110,7 +119,10 @@ def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
             tree = [proc, *proc.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree))
             # PSS counts pages shared by forked workers once: the memory the tree really uses.
-            peak_pss = max(peak_pss, sum(getattr(p.memory_full_info(), "pss", 0) for p in tree))
+            pss = sum(getattr(p.memory_full_info(), "pss", 0) for p in tree)
+            peak_pss = max(peak_pss, pss)
+            now = phase_file.read_text() or "start"
+            by_phase[now] = max(by_phase.get(now, 0), pss / 1e6)
             for p in tree:
                 times = p.cpu_times()
                 cpu[p.pid] = times.user + times.system
@@ -136,9 +148,13 @@ def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
         "finalize_s": marks["scanned"] - marks.get("last_shard", marks["start"]),
         "report_s": marks["reported"] - marks["scanned"],
         "peak_tree_mb": peak / 1e6, "peak_pss_mb": peak_pss / 1e6, "cpu_s": sum(cpu.values()),
-        "report_error": info.get("report_error", ""),
+        "report_error": info.get("report_error", ""), "pss_by_phase": by_phase,
         "scan_main_mb": info["peaks"]["main"], "shards_main_mb": marks.get("shards_peak_mb", 0.0), "scan_worker_mb": max(worker_rss.values(), default=0) / 1e6,
     }
+
+
+def _phases(r: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {mb:.0f} MB" for name, mb in r["pss_by_phase"].items() if name != "start")
 
 
 def bench_file(path: Path, workers: list[int], tmp: Path) -> None:
@@ -165,6 +181,7 @@ def bench_file(path: Path, workers: list[int], tmp: Path) -> None:
               f"(target < {TARGET_RSS_MB}), RSS sum {r['peak_tree_mb']:.0f} MB; main process: "
               f"{r['shards_main_mb']:.0f} MB after the shards, {r['scan_main_mb']:.0f} MB after the "
               f"finalizers; largest worker {r['scan_worker_mb']:.0f} MB")
+        print(f"    peak PSS of the tree by phase: {_phases(r)}")
         if r["report_error"]:
             print(f"    REPORT FAILED (its time is up to the failure): {r['report_error']}")
 
@@ -186,6 +203,8 @@ def rss_series(sizes: list[str], workers: int, tmp: Path, seed: int) -> None:
               f"{r['msg_s']:.0f} msg/s, peak PSS {r['peak_pss_mb']:.0f} MB (target < {TARGET_RSS_MB}), "
               f"RSS sum {r['peak_tree_mb']:.0f} MB; main {r['shards_main_mb']:.0f} MB after the shards, "
               f"{r['scan_main_mb']:.0f} MB after the finalizers; largest worker {r['scan_worker_mb']:.0f} MB")
+        print(f"        by phase: {_phases(r)}; phases: shards {r['shards_s']:.0f} s, finalizers "
+              f"{r['finalize_s']:.0f} s, report {r['report_s']:.0f} s")
         path.unlink()
 
 
