@@ -41,8 +41,8 @@ def ghostery_matches(line: str, example: str) -> bool:
     """A TrackerDB pattern file line: a tracker domain (the domain and its sub-domains), an Adblock
     filter, or the vendor's ``website_url`` (the vendor's own domain, for an operator host)."""
     host = split_url(example).host
-    if line.startswith("||"):
-        return re.search(abp_regex(line[2:]), f"{host}/") is not None and host.endswith(line[2:].split("^")[0].split("/")[0])
+    if line.startswith("||"):  # anchored at the host or one of its sub-domains
+        return re.match(rf"(?:[^/]*\.)?{abp_regex(line[2:])}", example.split("://", 1)[-1]) is not None
     if line.startswith("website_url:"):
         domain = split_url(line.split(":", 1)[1].strip()).host.removeprefix("www.")
     else:
