@@ -24,10 +24,16 @@ from mailparser.exceptions import MailParserReceivedParsingError
 from mailparser.utils import receiveds_format, receiveds_parsing
 
 _FWS = " \t\r\n"
-_KEYWORD = re.compile(r"(from|by|via|with|id|for|envelope-from|envelope-sender)(?=[ \t\r\n])", re.IGNORECASE)
-# Top level: the delimiters, and the first character of a word that may start a clause
-# keyword (or a SendGrid date): after folding white space or ')', or at the start.
-_TOP = re.compile(r"""[()"\[<>;]|(?:^|(?<=[ \t\r\n)]))[fbvwie0-9]""", re.IGNORECASE)
+# Top level: the delimiters, and where a clause keyword (or a SendGrid date, which starts
+# with a digit) may start: after folding white space or ')', or at the start. A keyword
+# is matched here whole (group 1), so other words cost nothing; once the date separator
+# is found, or a SendGrid date, the lexer looks for less (``_TOP_KEYWORDS``, ``_DELIMITERS``).
+_WORD_AT = r"(?:^|(?<=[ \t\r\n)]))"
+_KEYWORDS = r"(from|by|via|with|id|for|envelope-from|envelope-sender)(?=[ \t\r\n])"
+_TOP = re.compile(rf"""[()"\[<>;]|{_WORD_AT}(?:{_KEYWORDS}|[0-9])""", re.IGNORECASE)
+_TOP_KEYWORDS = re.compile(rf"""[()"\[<>;]|{_WORD_AT}{_KEYWORDS}""", re.IGNORECASE)
+_DELIMITERS = re.compile(r"""[()"\[<>;]""")
+_CIPHER = re.compile(r"[ \t\r\n]*cipher", re.IGNORECASE)
 _IN_COMMENT = re.compile(r"[()]")
 _RUNS = re.compile(r"[ \t\r\n]+")
 _ENVELOPE_IN_CLAUSE = {
@@ -91,7 +97,8 @@ def split_received(value: str) -> tuple[list[tuple[str, str]], str | None]:
     angle = False
     sendgrid: re.Match[str] | None = None
     index, size = 0, len(value)
-    while (found := _TOP.search(value, index)) is not None:
+    top = _TOP
+    while (found := top.search(value, index)) is not None:
         char, index = found.group(), found.start()
         if char == "(":
             index = _skip_comment(value, index + 1)
@@ -119,8 +126,16 @@ def split_received(value: str) -> tuple[list[tuple[str, str]], str | None]:
             continue
         elif char == ";":
             separators.append(index - 1)
-        elif not separators:
-            sendgrid = _word_start(value, index - 1, boundaries, sendgrid)
+            top = _DELIMITERS  # words after the date separator are not looked at
+        elif (keyword := found.group(1)) is not None:
+            keyword = keyword.lower()
+            # mail-parser's exception for the TLS annotation "with cipher ..."
+            if keyword != "with" or _CIPHER.match(value, found.end()) is None:
+                boundaries.append((index - 1, found.end(), keyword))
+        elif sendgrid is None:
+            sendgrid = _SENDGRID_DATE_RE.match(value, index - 1)
+            if sendgrid is not None:
+                top = _TOP_KEYWORDS  # only the first SendGrid date counts
     if angle:
         raise MailParserReceivedParsingError("unclosed-angle-address")
     return _assemble(value, size, boundaries, separators, sendgrid)
@@ -135,22 +150,6 @@ def _skip_comment(value: str, index: int) -> int:
         if not depth:
             return index
     return -1
-
-
-def _word_start(value: str, index: int, boundaries: list[tuple[int, int, str]],
-                sendgrid: re.Match[str] | None) -> re.Match[str] | None:
-    match = _KEYWORD.match(value, index)
-    if match:
-        keyword = match.group(1).lower()
-        end = match.end()
-        while end < len(value) and value[end] in _FWS:
-            end += 1
-        # mail-parser's exception for the TLS annotation "with cipher ..."
-        if keyword != "with" or not value[end:end + 6].lower().startswith("cipher"):
-            boundaries.append((index, match.end(), keyword))
-    elif value[index].isdigit() and sendgrid is None:
-        sendgrid = _SENDGRID_DATE_RE.match(value, index)
-    return sendgrid
 
 
 def _assemble(value: str, end: int, boundaries: list[tuple[int, int, str]], separators: list[int],
