@@ -169,7 +169,7 @@ def test_ghostery_evidence_names_the_pattern_file_it_quotes() -> None:
     items = [(p.id, e) for p in PROVIDERS for e in p.evidence if e.source.startswith("ghostery")]
     assert len(items) > 100
     assert all(re.fullmatch(r"db/patterns/[\w.-]+\.eno", e.file) for _, e in items)
-    assert all(e.example or (e.rule == "company" and e.pattern.startswith("organization: ")) for _, e in items)
+    assert all(e.example or (e.rule == "company" and e.pattern.startswith(("organization: ", "name: "))) for _, e in items)
     assert ("acxiom", "acxiom.com") in {(pid, e.pattern) for pid, e in items}
 
 

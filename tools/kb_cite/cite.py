@@ -274,10 +274,27 @@ DOC_EVIDENCE = [
 ]
 
 
+# The `name:` line of a TrackerDB pattern file that names the company (its legal form, such as
+# "Inc." or "AG", is ours, as for MailTrackerBlocker's vendor names).
+GHOSTERY_NAMES = {"braze": "name: Braze", "bluecore": "name: Bluecore", "pendo": "name: pendo",
+                  "appcues": "name: Appcues", "typeform": "name: Typeform", "bitly": "name: Bitly",
+                  "impact": "name: Impact", "liveramp": "name: LiveRamp", "awin": "name: AWIN"}
+
+
+def apply_ghostery_names(docs: dict[str, tomlkit.TOMLDocument]) -> None:
+    by_id = providers_by_id(docs)
+    for pid, line in GHOSTERY_NAMES.items():
+        p = by_id[pid]
+        _, commit, name, _, _ = next(r for r in ghostery_records() if r[0] == pid)
+        ref = f"ghostery-{commit[:7]}"
+        add_evidence(p, {"source": ref, "file": f"db/patterns/{name}.eno", "pattern": line, "rule": "company"})
+        p["company_basis"] = "list:Ghostery-TrackerDB"
+
+
 def apply_mtb_names(docs: dict[str, tomlkit.TOMLDocument]) -> None:
     """A company field that only repeats MailTrackerBlocker's vendor name is what that list says."""
     for p in providers_by_id(docs).values():
-        if "(as named by MailTrackerBlocker)" in str(p["company"]) and any(
+        if re.search(r"\((?:as named|[^)]*named) by MailTrackerBlocker", str(p["company"])) and any(
                 str(e.get("source", "")).startswith("mtb-") for e in p.get("evidence", [])):
             p["company_basis"] = "list:MailTrackerBlocker"
 
@@ -376,6 +393,7 @@ def main() -> None:
     apply_docs(docs)
     apply_mtb_names(docs)
     commits = apply_ghostery(docs)
+    apply_ghostery_names(docs)
     add_meta_sources(docs["_meta.toml"], commits)
     apply_ei(docs)
     recompute(docs)
