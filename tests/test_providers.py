@@ -52,6 +52,18 @@ def test_the_default_base_has_over_300_providers_and_only_rules_a_source_backs()
     assert kept | dropped == {r.rule_id for p in full.values() for r in (*p.url_rules, *p.headers)}
 
 
+def test_every_provider_of_the_default_base_is_found_by_it_on_one_of_its_examples() -> None:
+    missing = []
+    for p in KB.providers:
+        urls = [*p.examples, *(e.example for e in p.evidence if e.example)]
+        found = any(attribute_url(url, "").provider_id == p.id for url in urls)
+        found = found or any(getattr(attribute_message(headers_message(h)), "provider_id", "") == p.id
+                             for h in p.header_examples)
+        if not found:
+            missing.append(p.id)
+    assert missing == []
+
+
 def test_an_unverified_rule_is_used_only_when_asked_for() -> None:
     url = "https://www.example.com/x?__hstc=1.2.3"  # hubspot/param/__hstc: recalled, no source yet
     assert attribute_url(url, "").provider == ""
