@@ -221,7 +221,8 @@ def _build(
 ) -> Message:
     defects: list[str] = list(raw.defects) if parent is None else []
     raw_parts = raw_nested_parts(msg, data)
-    html, text, attachments = _walk_parts(msg, defects, nested, raw_parts)
+    parts = _iter_parts(msg, defects)
+    html, text, attachments = _walk_parts(parts, msg, defects, nested, raw_parts)
     headers = tuple((k, decode_header_value(v)) for k, v in msg.items())
     if not headers:
         defects.append("NoHeaders")
@@ -259,7 +260,7 @@ def _build(
         flags=raw.flags if parent is None else None,
         labels=raw.labels if parent is None else None,
         expunged=raw.expunged if parent is None else False,
-        defects=tuple(defects) + tuple(_defect_names(msg)),
+        defects=tuple(defects) + tuple(_defect_names(parts)),
     )
 
 
@@ -360,10 +361,10 @@ def _addresses(heads: dict[str, list[str]], name: str, defects: list[str]) -> tu
 
 
 # The stdlib address parser (email._parseaddr) reads character by character in Python and
-# was ~18% of parsing. Most address headers are plain lists of "a@b", "Name <a@b>" and
-# '"Name" <a@b>'; for those the result is computed from one regex match per address, and
-# anything else (comments, groups, routes, escapes, domain literals, white space inside an
-# address, empty items) goes to the stdlib unchanged. The character classes below are the
+# was ~18% of parsing. Most address headers are plain lists of "a@b", "Name <a@b>",
+# '"Name" <a@b>' and "a@b (Name)"; for those the result is computed from one regex match per
+# address, and anything else (other comments, groups, routes, escapes, domain literals, white
+# space inside an address, empty items) goes to the stdlib unchanged. The character classes below are the
 # stdlib's own (_parseaddr.AddrlistClass: atomends, phraseends, FWS), so the result is the
 # same list of pairs; tests/test_parse_fast.py compares both on every corpus message.
 _ATOM = r'[^()<>@,:;."\[\] \t\r\n]++'
@@ -372,10 +373,11 @@ _PHRASE_WORD = r'[^()<>@,:;"\[\] \t\r\n]++|"[^"\\\r]*+"'
 # Possessive quantifiers: a word is never split to retry (no backtracking blow-up on junk).
 _ADDRESS_ITEM = re.compile(
     rf"[ \t]*+(?:(?P<bare>{_ADDR_SPEC})"
+    rf"|(?P<commented>{_ADDR_SPEC})[ \t]*+\((?P<comment>[^()\\\r\n]*+)\)"
     rf"|(?P<phrase>(?:{_PHRASE_WORD})(?:[ \t]*+(?:{_PHRASE_WORD}))*+)?[ \t]*+<(?P<route>{_ADDR_SPEC})>)"
     r"[ \t]*+(?:,|\Z)")
 _PHRASE_WORDS = re.compile(_PHRASE_WORD)
-_NOT_SIMPLE = re.compile(r"[()\[\]:;\\\r\n]")
+_NOT_SIMPLE = re.compile(r"[\[\]:;\\\r\n]")
 
 
 def simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:
@@ -390,9 +392,11 @@ def simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:
         match = _ADDRESS_ITEM.match(field, pos)
         if match is None or match.end() == pos:
             return None
-        bare = match.group("bare")
+        bare, commented = match.group("bare", "commented")
         if bare is not None:
             pairs.append(("", bare))
+        elif commented is not None:  # "a@b (Name)": the stdlib names the address by its comment
+            pairs.append((match.group("comment"), commented))
         else:
             phrase = match.group("phrase") or ""
             words = [w[1:-1] if w.startswith('"') else w for w in _PHRASE_WORDS.findall(phrase)]
@@ -454,9 +458,9 @@ def _received_json(received: tuple[str, ...], defects: list[str]) -> str:
     return json.dumps(hops, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _defect_names(msg: EmailMessage) -> list[str]:
+def _defect_names(parts: list[EmailMessage]) -> list[str]:
     names: list[str] = []
-    for part in _iter_parts(msg):
+    for part in parts:
         names.extend(type(d).__name__ for d in part.defects)
     return names
 
@@ -484,13 +488,12 @@ def _iter_parts(msg: EmailMessage, defects: list[str] | None = None) -> list[Ema
 
 
 def _walk_parts(
-    msg: EmailMessage, defects: list[str], nested: list[tuple[str, bytes, str]],
+    parts: list[EmailMessage], msg: EmailMessage, defects: list[str], nested: list[tuple[str, bytes, str]],
     raw_parts: dict[int, tuple[bytes, str]],
 ) -> tuple[list[str], list[str], list[Attachment]]:
     html: list[str] = []
     text: list[str] = []
     attachments: list[Attachment] = []
-    parts = _iter_parts(msg, defects)
     if len(parts) >= MAX_PARTS:
         defects.append(f"TooManyParts: only the first {MAX_PARTS} MIME parts analysed")
     for index, part in enumerate(parts):
