@@ -63,13 +63,13 @@ def split_url(url: str, host: str = "") -> UrlParts:
                     pairs=tuple(_query_pairs(parts.query)), keys=_keys(name))
 
 
-@lru_cache(maxsize=4096)  # a mailbox has few hosts and many URLs
-def _keys(host: str) -> tuple[str, ...]:
-    return tuple(host_keys(host))
-
-
 def host_keys(host: str) -> list[str]:
     """Suffixes of a host, longest first, each also with digit runs replaced by '#'."""
+    return list(_keys(host))
+
+
+@lru_cache(maxsize=4096)  # a mailbox has few hosts and many URLs and Received lines
+def _keys(host: str) -> tuple[str, ...]:
     labels = host.split(".")
     keys: list[str] = []
     for i in range(len(labels) - 1):
@@ -78,7 +78,7 @@ def host_keys(host: str) -> list[str]:
         normalised = _DIGITS.sub("#", raw)
         if normalised != raw:
             keys.append(normalised)
-    return keys
+    return tuple(keys)
 
 
 def shape_segment(pattern: str) -> str | None:
