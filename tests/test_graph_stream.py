@@ -11,13 +11,13 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from networkx.readwrite.gexf import GEXFWriter
+from test_correlate_support import scan_fixture
 
 from forensics.correlate import graph as graph_module
 from forensics.correlate.export import FORMATS, read_graph, write_graph, write_graphs
 from forensics.correlate.graph import GraphOptions, build_graph
 from forensics.correlate.sources import prepare, release
 from forensics.correlate.xmlsafe import xml_safe
-from test_correlate_support import scan_fixture
 
 
 # The writers as they were before streaming (networkx's, whole graph in memory): the reference.

@@ -54,6 +54,11 @@ def graph_stream(graph: nx.DiGraph) -> GraphStream:
 
 # ----------------------------------------------------------------------------- XML plumbing
 
+def _mapping(value: object) -> dict[str, object]:
+    """A graph's ``node_default``/``edge_default`` attribute (networkx's writers read them)."""
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _xml_writer(path: Path) -> IO[str]:
     # What ElementTree.write(encoding="utf-8") writes through.
     return open(path, "w", encoding="utf-8", errors="xmlcharrefreplace", newline="\n")
@@ -129,14 +134,16 @@ def write_graphml_stream(stream: GraphStream, path: Path) -> Path:
     writer = GraphMLWriter(encoding="utf-8", prettyprint=True, named_key_ids=True)
     graph_attrs = dict(stream.attrs)
     graph_id = graph_attrs.pop("id", None)
-    graph_element = Element("graph", edgedefault="directed" if stream.directed else "undirected",
-                            **({} if graph_id is None else {"id": graph_id}))
-    defaults = {scope: dict(graph_attrs.pop(f"{scope}_default", {}) or {}) for scope in ("node", "edge")}
+    attrib = {"edgedefault": "directed" if stream.directed else "undirected"}
+    if graph_id is not None:
+        attrib["id"] = str(graph_id)
+    graph_element = Element("graph", attrib)
+    defaults = {scope: _mapping(graph_attrs.pop(f"{scope}_default", None)) for scope in ("node", "edge")}
     # Keys are declared in the order networkx meets them: the graph's, the nodes', the edges'.
     graph_data = [writer.add_data(str(k), type(v), str(v), "graph", None) for k, v in graph_attrs.items()]
 
     def element(tag: str, scope: str, attrs: dict[str, object], **xml: str) -> str:
-        item = Element(tag, **xml)
+        item = Element(tag, xml)
         for k, v in attrs.items():
             item.append(writer.add_data(str(k), type(v), str(v), scope, defaults[scope].get(k)))
         return _indent_item(writer.indent, item, 2)
@@ -174,7 +181,7 @@ def _gexf_edge(writer: GEXFWriter, u: object, v: object, attrs: dict[str, object
     for name in ("label", "weight", "type"):
         if name in data:
             xml[name] = str(data.pop(name))
-    item = Element("edge", source=str(u), target=str(v), **xml)
+    item = Element("edge", {"source": str(u), "target": str(v), **xml})
     writer.add_attributes("edge", item, data, default)
     return item
 
@@ -195,8 +202,7 @@ def write_gexf_stream(stream: GraphStream, path: Path, edge_ids: Iterable[str] =
     graph_element = Element("graph", defaultedgetype="directed" if stream.directed else "undirected",
                             mode="static", name=str(stream.attrs.get("name", "")))
     writer.graph_element = graph_element  # add_attributes declares each new attribute there
-    node_default = dict(stream.attrs.get("node_default", {}) or {})  # type: ignore[call-overload]
-    edge_default = dict(stream.attrs.get("edge_default", {}) or {})  # type: ignore[call-overload]
+    node_default, edge_default = _mapping(stream.attrs.get("node_default")), _mapping(stream.attrs.get("edge_default"))
     nodes_element, edges_element = Element("nodes"), Element("edges")
     with _bodies(path.parent, "\n      ", "\n      ") as (nodes, edges):
         for node, attrs in stream.nodes():
@@ -252,7 +258,7 @@ def write_gexf(graph: nx.DiGraph, path: Path) -> Path:
 
 
 def node_link(graph: nx.DiGraph) -> dict[str, object]:
-    return nx.node_link_data(graph, edges="edges")
+    return dict(nx.node_link_data(graph, edges="edges"))
 
 
 def write_json(graph: nx.DiGraph, path: Path) -> Path:

@@ -31,7 +31,6 @@ from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline
 from forensics.store import CASE_FILE, Store, trim_memory
 
-
 # A case this large writes its exports in other processes while this one draws the charts.
 PARALLEL_FROM_MESSAGES = 2000
 MAX_HELPERS = 4
