@@ -7,14 +7,19 @@ swings much less. Run it on the same messages against two source trees, alternat
     python bench/bench_stages.py MBOX --limit 1500 --src /tmp/old
     python bench/bench_stages.py MBOX --limit 1500
     python bench/bench_stages.py MBOX --limit 1500 --profile /tmp/stages.prof   # cProfile too
+    python bench/bench_stages.py MBOX --limit 1500 --against /tmp/old --rounds 3  # both, alternately
 
 The first 20 messages are analysed once untimed (the knowledge base loads once per process).
+``--against`` runs this script in child processes, the other tree and this one alternately,
+``--rounds`` times each, and prints the best (lowest) CPU time of each stage for both.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,7 +32,11 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--src", type=Path, help="a source tree to import forensics from instead")
     parser.add_argument("--profile", type=Path, help="also write a cProfile file here")
+    parser.add_argument("--against", type=Path, help="another source tree: compare it with this one")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each tree with --against")
     args = parser.parse_args()
+    if args.against:
+        return compare(args.mbox, args.limit, args.against, args.rounds)
     if args.src:
         sys.path.insert(0, str(args.src.resolve()))
     import forensics
@@ -70,6 +79,27 @@ def main() -> int:
           f"{len(raws) / total:.0f} messages per CPU-second")
     for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"{seconds:8.2f} s {100 * seconds / total:5.1f} %  {name}")
+    return 0
+
+
+_LINE = re.compile(r"\s*([\d.]+) s\s+[\d.]+ %\s+(\S+)")
+
+
+def compare(mbox: Path, limit: int, other: Path, rounds: int) -> int:
+    """Best-of-``rounds`` CPU seconds per stage of ``other`` and of this tree, run alternately."""
+    best: dict[str, dict[str, float]] = {"before": {}, "after": {}}
+    for _ in range(rounds):
+        for label, src in (("before", ["--src", str(other)]), ("after", [])):
+            out = subprocess.run([sys.executable, __file__, str(mbox), "--limit", str(limit), *src],
+                                 capture_output=True, text=True, check=True).stdout
+            for seconds, stage in _LINE.findall(out):
+                best[label][stage] = min(best[label].get(stage, float("inf")), float(seconds))
+    print(f"{limit} messages of {mbox.name}, best of {rounds} alternate runs, CPU seconds")
+    print(f"{'stage':32} {'before':>8} {'after':>8}")
+    for stage in best["before"]:
+        print(f"{stage:32} {best['before'][stage]:8.2f} {best['after'].get(stage, 0.0):8.2f}")
+    rates = [limit / sum(best[k].values()) for k in ("before", "after")]
+    print(f"{'messages per CPU-second':32} {rates[0]:8.0f} {rates[1]:8.0f}")
     return 0
 
 
