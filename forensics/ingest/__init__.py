@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from forensics.errors import ReadError
-from forensics.ingest import archive, eml, emlx, mbox, msg, pst
+from forensics.ingest import archive, compressed, eml, emlx, mbox, msg, pst
 from forensics.ingest.base import SNIFF_BYTES, Shard
 from forensics.records import Evidence
 
@@ -26,14 +26,17 @@ READERS: dict[str, ModuleType] = {
     msg.name: msg,
     pst.name: pst,
     archive.name: archive,
+    compressed.name: compressed,
     mbox.name: mbox,
     emlx.name: emlx,
     eml.name: eml,
 }
 # Most specific first: Outlook .msg (OLE signature and property streams) and PST/OST
-# (NDB signature) by magic, archives by magic, mbox by its From_ line, emlx by its byte-count
-# line (before eml, whose lenient sniffer would otherwise claim it), then bare RFC 5322.
-SNIFF_ORDER: tuple[str, ...] = ("msg", "pst", "archive", "mbox", "emlx", "eml")
+# (NDB signature) by magic, archives by magic (compressed tars included), then a single
+# compressed file by its magic and decompressed content, mbox by its From_ line, emlx by
+# its byte-count line (before eml, whose lenient sniffer would otherwise claim it), then
+# bare RFC 5322.
+SNIFF_ORDER: tuple[str, ...] = ("msg", "pst", "archive", "compressed", "mbox", "emlx", "eml")
 
 _NOT_MAIL_HINTS: dict[str, str] = {
     ".msf": "Thunderbird summary index (.msf, Mork), not mail; its mbox is read instead",
@@ -43,7 +46,6 @@ _NOT_MAIL_HINTS: dict[str, str] = {
 _NOT_MAIL_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x78\x9f\x3e\x22", "TNEF stream (winmail.dat attachment), not a mailbox"),
     (b"// <!-- <mdb:mork", "Mork database (Thunderbird .msf index), not mail"),
-    (b"\x1f\x8b", "gzip-compressed file that is not a tar archive (not read)"),
     (b"SQLite format 3\x00", "SQLite database, not a mailbox"),
     (b"%PDF", "PDF document, not mail"),
     (b"\x89PNG", "PNG image, not mail"),
@@ -99,6 +101,9 @@ def identify(path: Path) -> tuple[str | None, str]:
 
 def not_mail_reason(head: bytes, path: Path) -> str:
     """Why a file is not read, as precisely as its first bytes and name allow."""
+    codec = compressed.codec_of(head)
+    if codec is not None:
+        return _compressed_reason(codec, path)
     for magic, reason in _NOT_MAIL_MAGIC:
         if head.startswith(magic):
             return reason
@@ -108,6 +113,22 @@ def not_mail_reason(head: bytes, path: Path) -> str:
     if len(head) < 16:
         return f"too small to be mail ({len(head)} bytes: {head!r})"
     return f"not a recognised mail format (starts with {head[:8]!r})"
+
+
+def _compressed_reason(codec: str, path: Path) -> str:
+    """Why a gzip/bzip2/xz file that is neither a tar nor mail is not read: what it holds."""
+    inner, damage = compressed.peek_file(path, codec)
+    if damage and not inner:
+        return f"{codec}-compressed file that does not decompress ({damage})"
+    if not inner:
+        return f"{codec}-compressed file that decompresses to nothing (0 bytes)"
+    if inner.startswith((msg.OLE_MAGIC, b"!BDN")):  # .msg (OLE) or PST/OST (NDB)
+        return (f"{codec}-compressed Outlook file (.msg/PST/OST), not read compressed: it needs random "
+                f"access; decompress a copy and scan the copy")
+    if compressed.codec_of(inner):
+        return f"{codec}-compressed file holding another compressed stream (not read)"
+    inner_reason = not_mail_reason(inner, Path(compressed.inner_name(path)))
+    return f"{codec}-compressed file that is not a tar archive nor mail: {inner_reason}"
 
 
 def _special_file_reason(mode: int) -> str | None:

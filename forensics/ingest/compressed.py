@@ -1,0 +1,286 @@
+"""Stage 1 reader for one compressed file holding mail: ``.mbox.gz``, ``.eml.bz2``, ``Inbox.xz``...
+
+Researchers often receive mailboxes as a single gzip, bzip2 or xz file (not a tar: those
+are the archive reader's). The file is recognised by its magic number *and* by what it
+decompresses to (an mbox, an ``.emlx`` or an RFC 5322 message, sniffed by those readers);
+its name is never trusted. It is decompressed as a stream with the stdlib
+(``gzip``/``bz2``/``lzma``), in memory, never to disk and never beside the evidence.
+
+Locators: a message is in the compressed file (``source_sha256`` is the SHA-256 of the
+compressed file as stored, as for any input) at ``member=(gzip stream)`` (or ``(bzip2
+stream)``, ``(xz stream)``); for an mbox, ``offset=START+LENGTH`` counts bytes of the
+*decompressed* stream, exactly as the offset of a message in an mbox member of a zip or tar
+counts bytes of the decompressed member. Concatenated streams (``cat a.gz b.gz``, pbzip2
+output, multi-stream xz) are one decompressed stream, as ``gunzip``/``bunzip2``/``unxz`` give.
+
+A compressed mbox is one shard whatever the number of workers: gzip, bzip2 and xz streams
+can only be decompressed from their start, so the messages come in stream order and the
+output is the same for any worker count.
+
+The mbox splitter needs the stream's length, which a compressed stream does not state
+truthfully (gzip keeps it modulo 4 GiB, bzip2 not at all), so ``read`` makes two passes
+over the stream: the first only counts the bytes that decompress (and finds where
+damage, if any, stops the stream), the second cuts them into messages. Decompression is
+far faster than analysis, so the first pass costs little.
+
+Hostile input, with the archive reader's limits (``archive.MAX_RATIO``,
+``archive.RATIO_FLOOR``, ``archive.MAX_MEMBER_BYTES``): a stream that decompresses past
+them is refused whole, like a zip or tar bomb member, after at most that many bytes were
+decompressed and counted (nothing is kept). A truncated or corrupt stream keeps every
+message before the damage and raises ``ReadError`` with the exact reason after them.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from forensics.errors import ReadError
+from forensics.ingest import archive, eml, emlx, mbox
+from forensics.ingest.base import SNIFF_BYTES, Shard
+from forensics.ingest.stream import StreamWindow
+from forensics.records import Locator, RawMessage
+
+name = "compressed"
+CHUNK = 1 << 20
+# Magic number and stdlib stream class per codec. bzip2's "BZh" is followed by the block
+# size digit 1-9 (checked in ``codec_of``); xz's magic is six bytes (the legacy .lzma
+# format has no magic number worth trusting and is not read).
+CODECS: dict[str, tuple[bytes, Callable[[IO[bytes]], IO[bytes]]]] = {
+    "gzip": (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
+    "bzip2": (b"BZh", lambda raw: bz2.BZ2File(raw, mode="rb")),
+    "xz": (b"\xfd7zXZ\x00", lambda raw: lzma.LZMAFile(raw, mode="rb")),
+}
+_SUFFIXES = (".gz", ".gzip", ".bz2", ".bzip2", ".xz", ".z")
+DAMAGE = archive.DAMAGE  # gzip.BadGzipFile is an OSError, bz2 raises OSError, lzma LZMAError
+
+
+class _Read1(Protocol):
+    def read1(self, size: int = ..., /) -> bytes: ...
+
+
+def codec_of(head: bytes) -> str | None:
+    """The compression whose magic number starts ``head``, or None."""
+    for codec, (magic, _open) in CODECS.items():
+        if head.startswith(magic) and (codec != "bzip2" or head[3:4].isdigit() and head[3:4] != b"0"):
+            return codec
+    return None
+
+
+def label(codec: str) -> str:
+    """The locator's member for a decompressed stream: ``(gzip stream)``."""
+    return f"({codec} stream)"
+
+
+def inner_name(path: Path) -> str:
+    """The file's name without its compression suffix (``Inbox.mbox.gz`` -> ``Inbox.mbox``)."""
+    return path.stem if path.suffix.lower() in _SUFFIXES else path.name
+
+
+@contextmanager
+def open_stream(raw: IO[bytes], codec: str) -> Iterator[IO[bytes]]:
+    """The decompressed stream over an open compressed file (or archive member)."""
+    with CODECS[codec][1](raw) as stream:
+        yield stream
+
+
+# ---------------------------------------------------------------- sniffing
+
+
+def peek(raw: IO[bytes], codec: str, size: int = SNIFF_BYTES) -> tuple[bytes, str]:
+    """The first ``size`` decompressed bytes, and the damage that cut them short ("" if none).
+
+    ``read1`` is used throughout: ``read`` would drop the bytes it had gathered when the
+    decompressor fails in the same call."""
+    parts: list[bytes] = []
+    got = 0
+    try:
+        with open_stream(raw, codec) as stream:
+            while got < size and (block := _read1(stream, size - got)):
+                parts.append(block)
+                got += len(block)
+    except DAMAGE as e:
+        return b"".join(parts), describe(e)
+    return b"".join(parts), ""
+
+
+def _read1(stream: IO[bytes], size: int) -> bytes:
+    reader: _Read1 = stream  # type: ignore[assignment]  # every CODECS stream has read1
+    return reader.read1(size)
+
+
+def peek_file(path: Path, codec: str) -> tuple[bytes, str]:
+    with open(path, "rb") as raw:
+        return peek(raw, codec)
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    """A gzip, bzip2 or xz file whose decompressed start is an mbox, an emlx or a message.
+
+    Runs after the archive sniffer, which claims compressed tars first."""
+    codec = codec_of(head)
+    if codec is None:
+        return False
+    inner, _damage = peek_file(path, codec)
+    return archive.member_reader(inner, inner_name(path)) is not None
+
+
+# ---------------------------------------------------------------- planning
+
+
+def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
+    """One shard for the whole file (a compressed stream cannot be entered in its middle)."""
+    with open(path, "rb") as raw:
+        codec = codec_of(raw.read(6))
+        if codec is None:  # changed since it was sniffed: the hash check will say so
+            return
+        raw.seek(0)
+        inner, _damage = peek(raw, codec)
+    reader = archive.member_reader(inner, inner_name(path))
+    if reader is None:
+        return
+    yield Shard(shard_id=f"{sha256[:16]}:{name}:{codec}", reader=name, path=str(path), source_sha256=sha256,
+                member=label(codec), variant=reader, items=(codec,))
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extent:
+    """How much of a compressed stream decompresses: ``size`` bytes, then ``damage`` (or the
+    end of the stream when empty); ``over_limit`` when it went past the bomb limit."""
+
+    size: int
+    damage: str = ""
+    over_limit: bool = False
+
+
+def limit_for(packed: int) -> int:
+    """Most decompressed bytes allowed from ``packed`` compressed bytes: the archive rule
+    (any size up to ``RATIO_FLOOR``, else at most ``MAX_RATIO``:1, never past ``MAX_MEMBER_BYTES``).
+    Read at call time so tests can lower the archive's limits."""
+    return min(archive.MAX_MEMBER_BYTES, max(archive.RATIO_FLOOR, archive.MAX_RATIO * packed))
+
+
+def measure(stream: IO[bytes], limit: int) -> Extent:
+    """First pass: count the decompressed bytes, up to ``limit`` + 1 (nothing is kept)."""
+    size = 0
+    try:
+        while block := _read1(stream, CHUNK):
+            size += len(block)
+            if size > limit:
+                return Extent(size=size, over_limit=True)
+    except DAMAGE as e:
+        return Extent(size=size, damage=describe(e))
+    return Extent(size=size)
+
+
+class Prefix:
+    """Second pass: the first ``size`` decompressed bytes, which the first pass saw decompress."""
+
+    def __init__(self, stream: IO[bytes], size: int) -> None:
+        self._stream = stream
+        self.left = size
+
+    def read(self, size: int = -1) -> bytes:
+        want = self.left if size < 0 else min(size, self.left)
+        parts: list[bytes] = []
+        while want > 0 and (block := _read1(self._stream, min(want, CHUNK))):
+            parts.append(block)
+            want -= len(block)
+            self.left -= len(block)
+        return b"".join(parts)
+
+
+def refusal(codec: str, packed: int, limit: int) -> str:
+    """Why a stream that decompresses past the limit is refused (the archive's words)."""
+    if limit >= archive.MAX_MEMBER_BYTES:
+        return (f"refused {label(codec)}: decompressed size exceeds {archive.MAX_MEMBER_BYTES} bytes "
+                f"(not read)")
+    return (f"refused {label(codec)}: more than {limit} bytes decompressed from {packed} compressed bytes, "
+            f"compression ratio over {archive.MAX_RATIO}:1 (possible decompression bomb; nothing read)")
+
+
+def damage_reason(codec: str, extent: Extent, kept: int) -> str:
+    """Why a stream stopped early, and what was kept."""
+    hint = ""
+    if "CRC" in extent.damage or "checksum" in extent.damage.lower():
+        hint = " (the checksum covers the whole stream: the bytes before it may be wrong too)"
+    kept_text = "1 message was" if kept == 1 else f"{kept} messages were"
+    return (f"{label(codec)} damaged after {extent.size} decompressed bytes: {extent.damage}{hint}; "
+            f"{kept_text} read before that point (the last one may be cut short)")
+
+
+def describe(e: BaseException) -> str:
+    """``zlib.error: ...``, ``EOFError: ...``: the exception's name, qualified when not a builtin."""
+    kind = type(e)
+    module = "" if kind.__module__ == "builtins" else f"{kind.__module__.lstrip('_')}."
+    return f"{module}{kind.__name__}: {e}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Where:
+    """Where the stream's messages are: the evidence file, its SHA-256, the locator's member."""
+
+    path: str
+    sha256: str
+    member: str
+
+
+def read(shard: Shard) -> Iterator[RawMessage]:
+    codec = shard.items[0]
+    where = Where(path=shard.path, sha256=shard.source_sha256, member=label(codec))
+    with open(shard.path, "rb") as raw:
+        packed = raw.seek(0, 2)
+        raw.seek(0)
+        yield from read_stream(raw, codec, packed, shard.variant, where)
+
+
+def read_stream(raw: IO[bytes], codec: str, packed: int, reader: str, where: Where) -> Iterator[RawMessage]:
+    """Messages of the compressed stream ``raw`` (seekable, at its start) read as ``reader``
+    (mbox, emlx or eml), in two passes (see the module docstring).
+
+    Raises:
+        ReadError: the stream decompresses past the limit (nothing read), is damaged (raised
+            after the messages before the damage), or gives fewer bytes the second time.
+    """
+    limit = limit_for(packed)
+    start = raw.tell()
+    with open_stream(raw, codec) as stream:
+        extent = measure(stream, limit)
+    if extent.over_limit:
+        raise ReadError(refusal(codec, packed, limit))
+    raw.seek(start)
+    kept = 0
+    with open_stream(raw, codec) as stream:
+        prefix = Prefix(stream, extent.size)
+        try:
+            for message in _messages(prefix, reader, extent.size, where):
+                kept += 1
+                yield message
+        except DAMAGE as e:  # the second pass failed before the first did (it should not)
+            raise ReadError(damage_reason(codec, Extent(size=extent.size - prefix.left, damage=describe(e)), kept)) from e
+    if extent.damage:
+        raise ReadError(damage_reason(codec, extent, kept))
+
+
+def _messages(stream: Prefix, reader: str, size: int, where: Where) -> Iterator[RawMessage]:
+    if reader == mbox.name:
+        window = StreamWindow(stream, size, limit=archive.MAX_WINDOW_BYTES)  # type: ignore[arg-type]
+        yield from mbox.read_buffer(window, where.path, where.sha256, member=where.member)
+        if window.short_by:
+            raise ReadError(f"{where.member}: {window.short_by} decompressed bytes missing on the second reading")
+        return
+    data = stream.read(eml.MAX_MESSAGE_BYTES + 1)
+    locator = Locator(source_path=where.path, source_sha256=where.sha256, kind="member", member=where.member)
+    if reader == emlx.name:
+        yield emlx.split_emlx(data, locator)
+    else:
+        yield eml.raw_message(data, locator, fmt="eml")
