@@ -148,6 +148,7 @@ class TrackingParam:
         return f"{self.name} ({self.owner}, {self.purpose})"
 
 
+@lru_cache(maxsize=4096)  # parameter names repeat across URLs
 def tracking_param(name: str) -> tuple[str, str] | None:
     """(owner, purpose) for a known tracking parameter name, case-insensitively."""
     lname = name.lower()
@@ -278,14 +279,17 @@ def _path_evidence(path: str, host: str, identifiers: list[Identifier], busters:
     static = bool(segments) and _STATIC_FILE.search(segments[-1].split(";", 1)[0]) is not None
     skip = _CDN_PREFIX_SEGMENTS if host.endswith(_CDN_HOSTS) else 0
     for index, segment in enumerate(segments):
-        head, *matrix = segment.split(";")
-        value = _EXTENSION.sub("", unquote(head))
+        head, matrix, params = segment.partition(";")
+        value = unquote(head)
+        if "." in value:  # every extension starts with one
+            value = _EXTENSION.sub("", value)
         for piece in value.split(",") if index >= skip else ():
             shape = value_shape(piece)
             if shape and not (static and shape == "number"):
                 identifiers.append(Identifier(where=f"path[{index}]", value=piece, shape=shape))
-        pairs = [(n, v) for n, _, v in (m.partition("=") for m in matrix)]
-        _query_evidence(pairs, "matrix", identifiers, [], busters)
+        if matrix:
+            pairs = [(n, v) for n, _, v in (m.partition("=") for m in params.split(";"))]
+            _query_evidence(pairs, "matrix", identifiers, [], busters)
 
 
 def _query_evidence(
