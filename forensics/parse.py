@@ -223,7 +223,7 @@ def _build(
     raw_parts = raw_nested_parts(msg, data)
     parts = _iter_parts(msg, defects)
     html, text, attachments = _walk_parts(parts, msg, defects, nested, raw_parts)
-    headers = tuple((k, decode_header_value(v)) for k, v in msg.items())
+    headers = tuple((k, decode_header_value(_fetched(msg, k, v))) for k, v in msg.raw_items())
     if not headers:
         defects.append("NoHeaders")
     heads = _index(headers)  # each header decoded once, looked up by name below
@@ -330,6 +330,14 @@ def _unsurrogate(text: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("windows-1252", errors="replace")
+
+
+def _fetched(msg: EmailMessage, name: str, value: object) -> object:
+    """What ``msg.items()`` gives for one raw header: compat32 wraps only values with raw
+    8-bit bytes (surrogates) in a ``Header``; an ASCII value is given as it is."""
+    if isinstance(value, str) and value.isascii():
+        return value
+    return msg.policy.header_fetch_parse(name, value)
 
 
 def _index(headers: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
