@@ -94,13 +94,18 @@ def pick(conn: sqlite3.Connection, table: str, meaning: str) -> str:
     return "''"
 
 
-@lru_cache(maxsize=65536)
+# Senders repeat: a few thousand cached addresses hit nearly always; ``release`` empties the
+# caches, so they do not outlive the stage that filled them.
+ADDRESS_CACHE = 16384
+
+
+@lru_cache(maxsize=ADDRESS_CACHE)
 def first_address(text: str | None) -> str:
     """The first address of a ``; ``-joined list, trimmed and lower-case."""
     return (text or "").split(";", 1)[0].strip().lower()
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=ADDRESS_CACHE)
 def address_domain(address: str | None) -> str:
     """Registered domain of an address (``news@mail.shop.example`` -> ``shop.example``)."""
     host = (address or "").rpartition("@")[2]
@@ -333,5 +338,7 @@ def prepare(conn: sqlite3.Connection, sel: Selection = Selection(), *, contacts:
 
 
 def release(conn: sqlite3.Connection) -> None:
-    """Drop the temporary tables (their disk space is freed at once)."""
+    """Drop the temporary tables (their disk space is freed at once) and empty the address caches."""
     _drop(conn)
+    first_address.cache_clear()
+    address_domain.cache_clear()
