@@ -332,7 +332,7 @@ def _unsurrogate(text: str) -> str:
         return raw.decode("windows-1252", errors="replace")
 
 
-def _fetched(msg: EmailMessage, name: str, value: object) -> object:
+def _fetched(msg: EmailMessage, name: str, value: str) -> object:
     """What ``msg.items()`` gives for one raw header: compat32 wraps only values with raw
     8-bit bytes (surrogates) in a ``Header``; an ASCII value is given as it is."""
     if isinstance(value, str) and value.isascii():
