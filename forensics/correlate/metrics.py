@@ -230,12 +230,20 @@ PROVIDER_SENDERS_SQL = """
 """
 
 
+PROVIDER_SENDER_NODES_SQL = f"""
+    SELECT 'sender:' || sender AS n FROM ({PROVIDER_SENDERS_SQL}) UNION SELECT 'provider:' || provider FROM
+    ({PROVIDER_SENDERS_SQL}) ORDER BY n
+"""
+
+
 def provider_sender_graph(conn: sqlite3.Connection) -> nx.Graph:
-    """Bipartite, undirected: a sender is linked to every provider found in its mail."""
+    """Bipartite, undirected: a sender is linked to every provider found in its mail.
+
+    Nodes in sorted order, then edges, both streamed from SQL (no list of pairs in Python).
+    """
     graph = nx.Graph()
-    pairs = conn.execute(PROVIDER_SENDERS_SQL).fetchall()
-    graph.add_nodes_from(sorted({f"sender:{s}" for s, _ in pairs} | {f"provider:{p}" for _, p in pairs}))
-    graph.add_edges_from((f"sender:{s}", f"provider:{p}") for s, p in pairs)
+    graph.add_nodes_from(n for (n,) in conn.execute(PROVIDER_SENDER_NODES_SQL))
+    graph.add_edges_from((f"sender:{s}", f"provider:{p}") for s, p in conn.execute(PROVIDER_SENDERS_SQL))
     return graph
 
 
