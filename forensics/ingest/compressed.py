@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 from forensics.errors import ReadError
 from forensics.ingest import archive, eml, emlx, mbox
@@ -49,25 +50,17 @@ from forensics.records import Locator, RawMessage
 
 name = "compressed"
 CHUNK = 1 << 20
-# Magic number and stdlib stream class per codec. bzip2's "BZh" is followed by the block
-# size digit 1-9 (checked in ``codec_of``); xz's magic is six bytes (the legacy .lzma
-# format has no magic number worth trusting and is not read).
-CODECS: dict[str, tuple[bytes, Callable[[IO[bytes]], IO[bytes]]]] = {
-    "gzip": (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
-    "bzip2": (b"BZh", lambda raw: bz2.BZ2File(raw, mode="rb")),
-    "xz": (b"\xfd7zXZ\x00", lambda raw: lzma.LZMAFile(raw, mode="rb")),
-}
-_SUFFIXES = (".gz", ".gzip", ".bz2", ".bzip2", ".xz", ".z")
+# Magic number per codec. bzip2's "BZh" is followed by the block size digit 1-9 (checked
+# in ``codec_of``); xz's magic is six bytes (the legacy .lzma format has no magic number
+# worth trusting and is not read).
+CODECS: dict[str, bytes] = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+_SUFFIXES = (".gz", ".gzip", ".bz2", ".bzip2", ".xz")
 DAMAGE = archive.DAMAGE  # gzip.BadGzipFile is an OSError, bz2 raises OSError, lzma LZMAError
-
-
-class _Read1(Protocol):
-    def read1(self, size: int = ..., /) -> bytes: ...
 
 
 def codec_of(head: bytes) -> str | None:
     """The compression whose magic number starts ``head``, or None."""
-    for codec, (magic, _open) in CODECS.items():
+    for codec, magic in CODECS.items():
         if head.startswith(magic) and (codec != "bzip2" or head[3:4].isdigit() and head[3:4] != b"0"):
             return codec
     return None
@@ -84,10 +77,17 @@ def inner_name(path: Path) -> str:
 
 
 @contextmanager
-def open_stream(raw: IO[bytes], codec: str) -> Iterator[IO[bytes]]:
-    """The decompressed stream over an open compressed file (or archive member)."""
-    with CODECS[codec][1](raw) as stream:
-        yield stream
+def open_stream(raw: IO[bytes], codec: str) -> Iterator[io.BufferedIOBase]:
+    """The decompressed stream (stdlib ``gzip``/``bz2``/``lzma``) over an open compressed file."""
+    if codec == "gzip":
+        with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+            yield gz
+    elif codec == "bzip2":
+        with bz2.BZ2File(raw, mode="rb") as bz:
+            yield bz
+    else:
+        with lzma.LZMAFile(raw, mode="rb") as xz:
+            yield xz
 
 
 # ---------------------------------------------------------------- sniffing
@@ -102,17 +102,12 @@ def peek(raw: IO[bytes], codec: str, size: int = SNIFF_BYTES) -> tuple[bytes, st
     got = 0
     try:
         with open_stream(raw, codec) as stream:
-            while got < size and (block := _read1(stream, size - got)):
+            while got < size and (block := stream.read1(size - got)):
                 parts.append(block)
                 got += len(block)
     except DAMAGE as e:
         return b"".join(parts), describe(e)
     return b"".join(parts), ""
-
-
-def _read1(stream: IO[bytes], size: int) -> bytes:
-    reader: _Read1 = stream  # type: ignore[assignment]  # every CODECS stream has read1
-    return reader.read1(size)
 
 
 def peek_file(path: Path, codec: str) -> tuple[bytes, str]:
@@ -169,11 +164,11 @@ def limit_for(packed: int) -> int:
     return min(archive.MAX_MEMBER_BYTES, max(archive.RATIO_FLOOR, archive.MAX_RATIO * packed))
 
 
-def measure(stream: IO[bytes], limit: int) -> Extent:
+def measure(stream: io.BufferedIOBase, limit: int) -> Extent:
     """First pass: count the decompressed bytes, up to ``limit`` + 1 (nothing is kept)."""
     size = 0
     try:
-        while block := _read1(stream, CHUNK):
+        while block := stream.read1(CHUNK):
             size += len(block)
             if size > limit:
                 return Extent(size=size, over_limit=True)
@@ -185,14 +180,14 @@ def measure(stream: IO[bytes], limit: int) -> Extent:
 class Prefix:
     """Second pass: the first ``size`` decompressed bytes, which the first pass saw decompress."""
 
-    def __init__(self, stream: IO[bytes], size: int) -> None:
+    def __init__(self, stream: io.BufferedIOBase, size: int) -> None:
         self._stream = stream
         self.left = size
 
     def read(self, size: int = -1) -> bytes:
         want = self.left if size < 0 else min(size, self.left)
         parts: list[bytes] = []
-        while want > 0 and (block := _read1(self._stream, min(want, CHUNK))):
+        while want > 0 and (block := self._stream.read1(min(want, CHUNK))):
             parts.append(block)
             want -= len(block)
             self.left -= len(block)
@@ -274,7 +269,8 @@ def read_stream(raw: IO[bytes], codec: str, packed: int, reader: str, where: Whe
 def _messages(stream: Prefix, reader: str, size: int, where: Where) -> Iterator[RawMessage]:
     if reader == mbox.name:
         window = StreamWindow(stream, size, limit=archive.MAX_WINDOW_BYTES)  # type: ignore[arg-type]
-        yield from mbox.read_buffer(window, where.path, where.sha256, member=where.member)
+        # A StreamWindow offers the few buffer operations the splitter uses (as in archive.py).
+        yield from mbox.read_buffer(window, where.path, where.sha256, member=where.member)  # type: ignore[arg-type]
         if window.short_by:
             raise ReadError(f"{where.member}: {window.short_by} decompressed bytes missing on the second reading")
         return
