@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from forensics.extract.html import Ref
 from forensics.extract.params import UrlEvidence
@@ -56,7 +57,7 @@ N_CASE_STATIC = 0.7
 # Open-tracking pixel paths, host-independent (EasyPrivacy e-mail tracker shapes and
 # vendor documentation collected in tracking-anchors.md §4).
 _OPEN_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.I)) for name, pattern in (
+    (name, re.compile(pattern, re.IGNORECASE)) for name, pattern in (
         ("track/open", r"/track/open"),
         ("wf/open", r"/wf/open"),
         ("e2t/o", r"/e2t/o/"),
@@ -83,11 +84,14 @@ _OPEN_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("mailgun-o", r"^/o/eJ"),
     )
 )
+# One search says whether any of them matches (most URLs match none); which one is then
+# found in list order, as before.
+_ANY_OPEN_PATH = re.compile("|".join(f"(?:{rx.pattern})" for _, rx in _OPEN_PATHS), re.IGNORECASE)
 # Ad-server and affiliate impression endpoints: the image may be a banner, but each
 # load is an impression logged with the reader's address and cookie.
 _IMPRESSIONS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
-    ("doubleclick-ad", ("doubleclick.net",), re.compile(r"^/(?:ad|adi|adj|adl|adx|ddm/ad|ddm/trackimp|activity)[/;]", re.I)),
-    ("linkshare-impression", ("linksynergy.com",), re.compile(r"^/fs-bin/show", re.I)),
+    ("doubleclick-ad", ("doubleclick.net",), re.compile(r"^/(?:ad|adi|adj|adl|adx|ddm/ad|ddm/trackimp|activity)[/;]", re.IGNORECASE)),
+    ("linkshare-impression", ("linksynergy.com",), re.compile(r"^/fs-bin/show", re.IGNORECASE)),
     ("cj-impression", ("qksrv.net", "cj.com", "dpbolvw.net", "tqlkg.com", "awltovhc.com", "lduhtrp.net",
                        "jdoqocy.com", "kqzyfj.com", "anrdoezrs.net", "tkqlhce.com", "ftjcfx.com"),
      re.compile(r"^/image-\d+-\d+")),
@@ -96,11 +100,11 @@ _IMPRESSIONS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
 )
 # Weaker: words that tracking endpoints use (Trocker's "suspicious path" words), and ad
 # servers named as such; evidence, not proof.
-_TRACKING_WORD = re.compile(r"(?:^|[/._=-])(?:open|track\w*|trace|trk|beacon|count(?:er)?|impression|imp)(?:$|[/._?=&-])", re.I)
+_TRACKING_WORD = re.compile(r"(?:^|[/._=-])(?:open|track\w*|trace|trk|beacon|count(?:er)?|impression|imp)(?:$|[/._?=&-])", re.IGNORECASE)
 _AD_HOST_LABELS = frozenset({"ad", "ads", "adserver", "adserv", "adsrv", "adimg", "adimage"})
 _SPACER_NAME = re.compile(
     r"^(?:(?:spacer|space|spc|clear|clr|blank|trans|transparent|shim|empty|1x1|pixel|null|nothing|speck|"
-    r"filler)[\w-]*|(?:s|b|x|sp|px|pix|dot|line|gap)\d*)\.(?:gif|png)$", re.I)
+    r"filler)[\w-]*|(?:s|b|x|sp|px|pix|dot|line|gap)\d*)\.(?:gif|png)$", re.IGNORECASE)
 _IMAGE_KINDS = frozenset({"image"})
 _OPEN_ROLES = frozenset({"open", "beacon", "pixel", "impression"})
 _ASSET_ROLES = frozenset({"asset", "static"})
@@ -131,12 +135,10 @@ class UrlShape:
 
 
 def url_shape(host: str, path_query: str, path: str) -> UrlShape:
-    open_name = next((name for name, rx in _OPEN_PATHS if rx.search(path_query)), "")
-    impression = ""
-    for name, suffixes, rx in _IMPRESSIONS:
-        if any(host == s or host.endswith("." + s) for s in suffixes) and rx.search(path_query):
-            impression = name
-            break
+    open_name = ""
+    if _ANY_OPEN_PATH.search(path_query):
+        open_name = next((name for name, rx in _OPEN_PATHS if rx.search(path_query)), "")
+    impression = next((name for name, rx in _impressions_at(host) if rx.search(path_query)), "")
     file_name = path.rsplit("/", 1)[-1]
     spacer = file_name if _SPACER_NAME.match(file_name) else ""
     word = ""
@@ -146,6 +148,13 @@ def url_shape(host: str, path_query: str, path: str) -> UrlShape:
     label = host.split(".", 1)[0]
     return UrlShape(open_endpoint=open_name, impression=impression, spacer_name=spacer, tracking_word=word,
                     ad_host=label if label in _AD_HOST_LABELS and not impression else "")
+
+
+@lru_cache(maxsize=4096)  # a mailbox has few hosts
+def _impressions_at(host: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The impression endpoints whose ad-server domains ``host`` is, or is under, in order."""
+    return tuple((name, rx) for name, suffixes, rx in _IMPRESSIONS
+                 if any(host == s or host.endswith("." + s) for s in suffixes))
 
 
 def combine(positives: list[float], negatives: list[float], strong: bool) -> tuple[float, float, float]:

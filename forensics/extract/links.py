@@ -27,7 +27,7 @@ from forensics.providers import Attribution
 DIRECT, TRACKED, TRACKED_ID, PING = "direct", "tracked-redirect", "tracked-redirect-identifier", "tracked-ping"
 
 _CLICK_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.I)) for name, pattern in (
+    (name, re.compile(pattern, re.IGNORECASE)) for name, pattern in (
         ("click", r"/click|/clk[;/?]|clickthru|/click\.\w+"),
         ("e2t-click", r"/e2t/(?:c|to|tc)/"),
         ("ss/c", r"/(?:mp)?ss/c/"),
@@ -42,13 +42,14 @@ _CLICK_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("script-redirect", r"/(?:go|jump|out|link|r|t|track)\.(?:php|aspx?|cgi|jsp|cfm|pl)\?"),
     )
 )
+_ANY_CLICK_PATH = re.compile("|".join(f"(?:{rx.pattern})" for _, rx in _CLICK_PATHS), re.IGNORECASE)
 _TRACKER_LABELS = frozenset({"click", "clicks", "clk", "links", "link", "lnk", "trk", "track",
                              "tracking", "t", "r", "e", "email", "em", "go", "l", "url", "elink",
                              "ablink", "clickthru", "redirect", "tr", "mailer", "newsletter"})
 _CLICK_ROLES = frozenset({"click", "redirect"})
 # URLs in text/plain bodies: scheme to the first character that cannot be in a URL as
 # mail writes it; trailing punctuation of the sentence is taken off afterwards.
-TEXT_URL = re.compile(r"""(?:https?|ftp)://[^\s<>"'{}|\\^`\[\]]+""", re.I)
+TEXT_URL = re.compile(r"""(?:https?|ftp)://[^\s<>"'{}|\\^`\[\]]+""", re.IGNORECASE)
 _TRAILING = ".,;:!?'\")]>"
 
 Attribute = Callable[[str, str], Attribution]
@@ -93,6 +94,8 @@ def _path_query(url: str) -> str:
 def click_shape(url: str) -> str:
     """Name of the click-tracking path shape the URL has ('' if none)."""
     path_query = _path_query(url)
+    if not _ANY_CLICK_PATH.search(path_query):  # one search for the common case: none matches
+        return ""
     return next((name for name, rx in _CLICK_PATHS if rx.search(path_query)), "")
 
 
