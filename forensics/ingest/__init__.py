@@ -4,7 +4,10 @@
 and ``read``. Sniffers are tried in order, most specific magic first; extensions are
 never trusted (they only make a skip reason more precise). A container reader (archive)
 may plan shards with ``variant="skipped"`` for members that are not mail: they are not
-run, and become a note on the input row instead.
+run, and become a note on the input row instead. A reader may also plan notes
+(``variant=NOTE_VARIANT``: an empty or password-protected store): they are not run
+either, and become ``PlannedInput.problems`` (with their own kind and severity) and a
+note on the input row.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from types import ModuleType
 
 from forensics.errors import ReadError
 from forensics.ingest import archive, compressed, eml, emlx, mbox, msg, pst
-from forensics.ingest.base import SNIFF_BYTES, Shard
-from forensics.records import Evidence
+from forensics.ingest.base import NOTE_VARIANT, SNIFF_BYTES, Shard
+from forensics.records import Evidence, ProblemRow
 
 READERS: dict[str, ModuleType] = {
     msg.name: msg,
@@ -62,6 +65,7 @@ class PlannedInput:
     reader: str | None
     reason: str = ""
     shards: tuple[Shard, ...] = field(default=())
+    problems: tuple[ProblemRow, ...] = field(default=())  # findings about the whole input
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -170,5 +174,13 @@ def plan_input(path: Path) -> PlannedInput:
     except OSError as e:
         raise ReadError(f"{path}: cannot read: {e.strerror or e}") from e
     skipped = [s for s in planned if s.variant == SKIPPED_VARIANT]
-    shards = tuple(s for s in planned if s.variant != SKIPPED_VARIANT)
-    return PlannedInput(evidence=evidence, reader=reader, reason=_notes(skipped), shards=shards)
+    problems = tuple(_note_problem(s) for s in planned if s.variant == NOTE_VARIANT)
+    shards = tuple(s for s in planned if s.variant not in (SKIPPED_VARIANT, NOTE_VARIANT))
+    reason = "; ".join(filter(None, [_notes(skipped), *(p.reason for p in problems)]))
+    return PlannedInput(evidence=evidence, reader=reader, reason=reason, shards=shards, problems=problems)
+
+
+def _note_problem(note: Shard) -> ProblemRow:
+    kind, severity, reason = note.items
+    return ProblemRow(source_path=note.path, source_sha256=note.source_sha256, locator="file",
+                      kind=kind, severity=severity, reason=reason)

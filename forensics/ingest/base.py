@@ -10,6 +10,10 @@ from typing import Protocol
 from forensics.records import Message, RawMessage
 
 SNIFF_BYTES = 64 * 1024
+# A planned "shard" that is not work but a finding about the whole input (an empty store, a
+# password-protected one): ``items`` is (kind, severity, reason). ``plan_input`` turns it
+# into a problem row and a note on the input; it is never run.
+NOTE_VARIANT = "note"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,7 +25,11 @@ folder path and the item's node identifier (``Locator(kind="pst", folder, node_i
   its single shard with the reason. Everything readable is kept.
 
 PST passwords are not encryption (libpff reads such stores without it); "compressible"
-and "high" encryption are undone by libpff.
+and "high" encryption are undone by libpff. Two findings about a whole store are planned
+as notes (``base.NOTE_VARIANT``): a password-protected PST (PidTagPstPassword, 0x67FF0003
+on the message store, non-zero: the CRC-32 of the password) is a ``password-protected``
+warning, so the examiner knows the custodian locked it; a store with no item in any
+folder and no orphan item is an ``empty-store`` info, so an empty result is never silent.
 
 A PST holds no RFC 5322 bytes, so the message hash has a documented canonical basis,
 ``pst-canonical-v1``: SHA-256 of ``b"pst-canonical-v1\\0"`` followed by
@@ -56,7 +60,7 @@ from typing import Any
 
 from forensics.errors import MissingDependency, ReadError
 from forensics.ingest import _mapi
-from forensics.ingest.base import Shard
+from forensics.ingest.base import NOTE_VARIANT, Shard
 from forensics.records import Attachment, Locator, Message
 
 name = "pst"
@@ -146,11 +150,14 @@ class _Folder:
 
 
 def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
-    """One shard per folder run of items, one for orphans; one failing shard if unopenable."""
+    """One shard per folder run of items, one for orphans; one failing shard if unopenable;
+    notes (never run) for a password-protected or empty store."""
     try:
         with open_store(str(path)) as store:
             folders = list(_folders(store.root_folder, "", (), set()))
             orphans = _count(store, "number_of_orphan_items")
+            kind = "ost" if _count(store, "content_type") == _CONTENT_OST else "pst"
+            notes = store_notes(store, kind, folders, orphans)
     except ReadError as e:
         yield _shard(path, sha256, folder="", variant="store", error=str(e))
         return
@@ -169,6 +176,46 @@ def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
                          variant=f"folder-{folder.identifier}", start=start, end=end)
     if orphans:
         yield _shard(path, sha256, folder=ORPHANS, variant="orphans", start=0, end=orphans)
+    for note_kind, severity, reason in notes:
+        yield Shard(shard_id=f"{sha256[:16]}:pst:{NOTE_VARIANT}:{note_kind}", reader=name, path=str(path),
+                    source_sha256=sha256, variant=NOTE_VARIANT, items=(note_kind, severity, reason))
+
+
+PST_PASSWORD = 0x67FF  # PidTagPstPassword (PT_LONG): CRC-32 of the password, 0 or absent when none
+
+
+def store_notes(store: Any, kind: str, folders: list[_Folder], orphans: int) -> list[tuple[str, str, str]]:
+    """(kind, severity, reason) of what is worth saying about the whole store."""
+    notes: list[tuple[str, str, str]] = []
+    password = password_crc(store) if kind == "pst" else None
+    if password:
+        notes.append(("password-protected", "warning",
+                      (f"password-protected PST: PidTagPstPassword (0x67FF0003) on the message store is "
+                      f"0x{password:08X}, the CRC-32 of the password; a PST password is not encryption, "
+                      f"the store was read without it")))
+    if not orphans and not any(f.messages or f.error for f in folders):
+        notes.append(("empty-store", "info",
+                      (f"empty {kind.upper()} store: none of its {len(folders)} folders holds an item and "
+                      f"libpff finds no orphan item (nothing to read)")))
+    return notes
+
+
+def password_crc(store: Any) -> int | None:
+    """PidTagPstPassword of the message store, or None when absent or unreadable.
+
+    Only PSTs: Outlook does not password-protect an OST (the corpus OST holds 0xFFFFFFFF
+    there, which no documentation explains), so no claim is made about one."""
+    try:
+        message_store = store.message_store
+    except _PFF_ERRORS:
+        return None
+    if message_store is None:
+        return None
+    for props in _records(message_store, []):
+        value_type, data = props.get(PST_PASSWORD, (0, b""))
+        if value_type == 0x0003 and len(data) == 4:
+            return int.from_bytes(data, "little")
+    return None
 
 
 def _shard(
@@ -232,6 +279,8 @@ def read(shard: Shard) -> Iterator[Message]:
     Raises:
         ReadError: the store or the folder cannot be opened (the reason says which).
     """
+    if shard.variant == NOTE_VARIANT:  # a finding about the store, recorded at planning
+        return
     errors = [i for i in shard.items if i.startswith("error:")]
     if errors:  # planning found the store or this folder unreadable; the reason is kept
         raise ReadError(errors[0][len("error:"):])
