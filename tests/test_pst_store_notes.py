@@ -99,10 +99,22 @@ def folder(messages: int, error: str = "") -> pst._Folder:
 
 
 def test_password_rule_on_the_property_value() -> None:
-    assert pst.password_crc(store((0x67FF, 0x0003, bytes.fromhex("0fb51ee6")))) == 0xE61EB50F
-    assert pst.password_crc(store((0x67FF, 0x0003, b"\x00" * 4))) == 0  # zero: no password
-    assert pst.password_crc(store((0x3001, 0x001F, "Personal Folders".encode("utf-16-le")))) is None  # absent
-    assert pst.password_crc(SimpleNamespace(message_store=None)) is None
+    assert pst.password_crc(store((0x67FF, 0x0003, bytes.fromhex("0fb51ee6")))) == (0xE61EB50F, "")
+    assert pst.password_crc(store((0x67FF, 0x0003, b"\x00" * 4))) == (0, "")  # zero: no password
+    assert pst.password_crc(store((0x3001, 0x001F, "Personal Folders".encode("utf-16-le")))) == (None, "")  # absent
+    assert pst.password_crc(SimpleNamespace(message_store=None)) == (None, "libpff found no message store")
+
+
+class BrokenStore:
+    @property
+    def message_store(self) -> None:
+        raise OSError("libpff_file_get_message_store: unable to retrieve message store. libpff_x: bad node")
+
+
+def test_unreadable_store_properties_are_said() -> None:
+    reason = ("message store properties unreadable (libpff_file_get_message_store: unable to retrieve message "
+              "store. … libpff_x: bad node): whether the PST has a password is unknown")
+    assert pst.store_notes(BrokenStore(), "pst", [folder(4)], 0) == [("store-properties-unreadable", "info", reason)]
 
 
 def test_store_notes_rules() -> None:
@@ -110,9 +122,8 @@ def test_store_notes_rules() -> None:
     assert pst.store_notes(locked, "pst", [folder(4)], 0) == [
         ("password-protected", "warning", password_reason("0x11A89DA7"))]
     assert pst.store_notes(locked, "ost", [folder(4)], 0) == []  # Outlook does not lock an OST
-    assert pst.store_notes(store(), "ost", [folder(0), folder(0)], 0) == [
-        ("empty-store", "info", ("empty OST store: none of its 2 folders holds an item and libpff finds no "
-                                "orphan item (nothing to read)"))]
+    empty = "empty OST store: none of its 2 folders holds an item and libpff finds no orphan item (nothing to read)"
+    assert pst.store_notes(store(), "ost", [folder(0), folder(0)], 0) == [("empty-store", "info", empty)]
     assert pst.store_notes(store(), "pst", [folder(0)], 3) == []  # orphan items are read
     assert pst.store_notes(store(), "pst", [folder(0, error="folder unreadable: x")], 0) == []  # said elsewhere
 

@@ -187,35 +187,40 @@ PST_PASSWORD = 0x67FF  # PidTagPstPassword (PT_LONG): CRC-32 of the password, 0 
 def store_notes(store: Any, kind: str, folders: list[_Folder], orphans: int) -> list[tuple[str, str, str]]:
     """(kind, severity, reason) of what is worth saying about the whole store."""
     notes: list[tuple[str, str, str]] = []
-    password = password_crc(store) if kind == "pst" else None
+    password, unreadable = password_crc(store) if kind == "pst" else (None, "")
     if password:
-        notes.append(("password-protected", "warning",
-                      (f"password-protected PST: PidTagPstPassword (0x67FF0003) on the message store is "
-                      f"0x{password:08X}, the CRC-32 of the password; a PST password is not encryption, "
-                      f"the store was read without it")))
+        reason = (f"password-protected PST: PidTagPstPassword (0x67FF0003) on the message store is "
+                  f"0x{password:08X}, the CRC-32 of the password; a PST password is not encryption, "
+                  f"the store was read without it")
+        notes.append(("password-protected", "warning", reason))
+    elif unreadable:
+        reason = f"message store properties unreadable ({unreadable}): whether the PST has a password is unknown"
+        notes.append(("store-properties-unreadable", "info", reason))
     if not orphans and not any(f.messages or f.error for f in folders):
-        notes.append(("empty-store", "info",
-                      (f"empty {kind.upper()} store: none of its {len(folders)} folders holds an item and "
-                      f"libpff finds no orphan item (nothing to read)")))
+        reason = (f"empty {kind.upper()} store: none of its {len(folders)} folders holds an item and "
+                  f"libpff finds no orphan item (nothing to read)")
+        notes.append(("empty-store", "info", reason))
     return notes
 
 
-def password_crc(store: Any) -> int | None:
-    """PidTagPstPassword of the message store, or None when absent or unreadable.
+def password_crc(store: Any) -> tuple[int | None, str]:
+    """PidTagPstPassword of the message store (None when absent), and why it could not be
+    read ("" when it could).
 
     Only PSTs: Outlook does not password-protect an OST (the corpus OST holds 0xFFFFFFFF
     there, which no documentation explains), so no claim is made about one."""
     try:
         message_store = store.message_store
-    except _PFF_ERRORS:
-        return None
+    except _PFF_ERRORS as e:
+        return None, _short(e)
     if message_store is None:
-        return None
-    for props in _records(message_store, []):
+        return None, "libpff found no message store"
+    defects: list[str] = []
+    for props in _records(message_store, defects):
         value_type, data = props.get(PST_PASSWORD, (0, b""))
         if value_type == 0x0003 and len(data) == 4:
-            return int.from_bytes(data, "little")
-    return None
+            return int.from_bytes(data, "little"), ""
+    return None, "; ".join(defects)
 
 
 def _shard(
