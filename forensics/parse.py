@@ -220,8 +220,10 @@ def _build(
     basis: str,
 ) -> Message:
     defects: list[str] = list(raw.defects) if parent is None else []
-    raw_parts = raw_nested_parts(msg, data)
     parts = _iter_parts(msg, defects)
+    # Raw bytes are only looked up for nested messages; most mail has none to split for.
+    nested_here = any(p.get_content_type() == "message/rfc822" for p in parts if p is not msg)
+    raw_parts = raw_nested_parts(msg, data) if nested_here else {}
     html, text, attachments = _walk_parts(parts, msg, defects, nested, raw_parts)
     headers = tuple((k, decode_header_value(_fetched(msg, k, v))) for k, v in msg.raw_items())
     if not headers:
