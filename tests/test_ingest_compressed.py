@@ -11,9 +11,12 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import lzma
 import sqlite3
 import stat
+import tarfile
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -181,9 +184,6 @@ def test_compressed_files_that_are_not_mail_get_a_reason(tmp_path: Path, name: s
 
 
 def test_compressed_tars_are_still_the_archive_readers(tmp_path: Path) -> None:
-    import io
-    import tarfile
-
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:xz") as tar:
         info = tarfile.TarInfo("Mail/Inbox.mbox")
@@ -381,3 +381,81 @@ def test_compressed_evidence_is_opened_read_only_and_left_unchanged(tmp_path: Pa
     finally:
         for path in [evidence, *evidence.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+# ---------------------------------------------------------------- compressed members of zip and tar archives
+
+
+def archive_members(kind: str, path: Path, members: list[tuple[str, bytes]]) -> Path:
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for member_name, data in members:
+                zf.writestr(member_name, data)
+        return path
+    with tarfile.open(path, "w:gz") as tar:
+        for member_name, data in members:
+            info = tarfile.TarInfo(member_name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["zip", "tgz"])
+def test_compressed_members_are_read_like_compressed_files(tmp_path: Path, kind: str) -> None:
+    path = archive_members(kind, tmp_path / f"takeout.{kind}", [
+        ("Takeout/Mail/Inbox.mbox.gz", gzip.compress(MBOX, mtime=0)),
+        ("Takeout/Mail/Sent.mbox.bz2", bz2.compress(MBOX.replace(b"two", b"sent"))),
+        ("loose/one.eml.xz", lzma.compress(MAIL.replace(b"hi", b"loose"))),
+        ("data.json.gz", gzip.compress(b'{"takeout": true}', mtime=0)),
+        ("inner.tar.gz", gzip.compress(b"\0" * 257 + b"ustar\x0000" + b"\0" * 300, mtime=0)),
+    ])
+    planned = plan_input(path)
+    assert [(s.variant, s.member, s.items[1]) for s in planned.shards] == [
+        ("compressed", "Takeout/Mail/Inbox.mbox.gz", "gzip:mbox"),
+        ("compressed", "Takeout/Mail/Sent.mbox.bz2", "bzip2:mbox"),
+        ("compressed", "loose/one.eml.xz", "xz:eml"),
+    ]
+    assert planned.reason == (
+        "2 members not mail, not read: data.json.gz (gzip-compressed member that is not mail (decompressed, "
+        "starts with b'{\"takeou')); inner.tar.gz (gzip-compressed archive inside the archive (nested archives "
+        "are not read))")
+    messages = [m for shard in planned.shards for m in archive.read(shard)]
+    assert [(m.locator.display(), m.labels) for m in messages] == [
+        ("member=Takeout/Mail/Inbox.mbox.gz (gzip stream);offset=0+140", "Inbox,Opened"),
+        ("member=Takeout/Mail/Inbox.mbox.gz (gzip stream);offset=140+88", "Sent"),
+        ("member=Takeout/Mail/Sent.mbox.bz2 (bzip2 stream);offset=0+140", "Inbox,Opened"),
+        ("member=Takeout/Mail/Sent.mbox.bz2 (bzip2 stream);offset=140+89", "Sent"),
+        ("member=loose/one.eml.xz (xz stream)", None),
+    ]
+    assert messages[4].data == MAIL.replace(b"hi", b"loose")
+    assert {m.locator.source_sha256 for m in messages} == {sha(path.read_bytes())}
+
+
+def test_damaged_and_bomb_members_keep_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archive, "RATIO_FLOOR", 100_000)
+    bomb = b"From a@b.example Mon Jan  1 10:00:00 2024\nFrom: a@b.example\nSubject: bomb\n\n" + b"\n" * 5_000_000
+    cut = gzip.compress(MBOX, mtime=0)[:-20]  # the end of the second message and the trailer lost
+    path = archive_members("zip", tmp_path / "evidence.zip", [
+        ("bomb.mbox.xz", lzma.compress(bomb)), ("cut.mbox.gz", cut), ("fine.mbox.gz", gzip.compress(MBOX, mtime=0))])
+    planned = plan_input(path)
+    packed = len(lzma.compress(bomb))
+    results = {}
+    for shard in planned.shards:
+        messages: list[str] = []
+        try:
+            for message in archive.read(shard):
+                messages.append(message.locator.display())
+        except ReadError as e:
+            messages.append(f"ReadError: {e}")
+        results[shard.member] = messages
+    size = decodable("gzip", cut)
+    assert results == {
+        "bomb.mbox.xz": [(f"ReadError: refused bomb.mbox.xz (xz stream): more than {max(100_000, 200 * packed)} bytes "
+                         f"decompressed from {packed} compressed bytes, compression ratio over 200:1 (possible "
+                         f"decompression bomb; nothing read)")],
+        "cut.mbox.gz": ["member=cut.mbox.gz (gzip stream);offset=0+140", f"member=cut.mbox.gz (gzip stream);offset=140+{size - 140}",
+                        (f"ReadError: cut.mbox.gz (gzip stream) damaged after {size} decompressed bytes: EOFError: "
+                        f"Compressed file ended before the end-of-stream marker was reached; 2 messages were read "
+                        f"before that point (the last one may be cut short)")],
+        "fine.mbox.gz": ["member=fine.mbox.gz (gzip stream);offset=0+140", "member=fine.mbox.gz (gzip stream);offset=140+88"],
+    }

@@ -4,7 +4,11 @@ Archives are read in place with stdlib ``zipfile``/``tarfile``: members are
 decompressed as streams and never written to disk. Each member is recognised by its
 content like a file on disk: an mbox member (Takeout's ``All mail Including Spam and
 Trash.mbox``) is cut into messages by the mbox reader through a ``StreamWindow``;
-``.eml``/``.emlx`` members are read whole. Hostile members are refused, not read, and
+``.eml``/``.emlx`` members are read whole. A gzip, bzip2 or xz member holding one of
+those (``Inbox.mbox.gz``) is decompressed as a stream by ``compressed.read_stream``, with
+the same bomb limits applied to its own ratio; its messages' locators name the member
+with ``(gzip stream)`` appended (``member=Mail/Inbox.mbox.gz (gzip stream);offset=...``,
+the offset counting decompressed bytes). Hostile members are refused, not read, and
 become problems: names that would escape an extraction folder (absolute, ``..``,
 drive letters), encrypted members, and members whose declared size or compression
 ratio looks like a decompression bomb. Members that are not mail (Takeout's HTML
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from forensics.errors import ReadError
-from forensics.ingest import eml, emlx, mbox
+from forensics.ingest import compressed, eml, emlx, mbox
 from forensics.ingest.base import SNIFF_BYTES, Shard
 from forensics.ingest.stream import StreamWindow
 from forensics.records import Locator, RawMessage
@@ -38,6 +42,9 @@ MAX_MEMBER_BYTES = 64 * 1024**3  # a whole-account Takeout mbox can be tens of G
 MAX_RATIO = 200  # mbox text deflates 3-20x; bombs are 1000x and more
 RATIO_FLOOR = 16 * 1024 * 1024  # small members may have any ratio (a file of blank lines)
 BATCH = 256  # single-message members per shard
+# Compressed bytes read from a gzip/bzip2/xz member to sniff what it holds: a bzip2 block
+# (up to 900 kB of input) gives no output until it is whole.
+COMPRESSED_HEAD = 1 << 20
 # An mbox member is cut in a window over its decompressed stream; the window holds one
 # message (at most mbox.MAX_MESSAGE_BYTES are kept of it) and the bytes looked ahead.
 MAX_WINDOW_BYTES = mbox.MAX_MESSAGE_BYTES + 64 * 1024 * 1024
@@ -93,7 +100,7 @@ def _opens_as_tar(path: Path) -> bool:
 
 
 @contextmanager
-def _open(path: str) -> Iterator["_Archive"]:
+def _open(path: str) -> Iterator[_Archive]:
     with open(path, "rb") as handle:
         if handle.read(4).startswith(b"PK"):
             handle.seek(0)
@@ -278,6 +285,10 @@ def _classify(archive: _Archive) -> Iterator[tuple[Member, str, str]]:
         if isinstance(head, str):  # the member's data is damaged: refused with the reason
             yield member, "refused", head
             continue
+        codec = compressed.codec_of(head)
+        if codec is not None:
+            yield member, *_compressed_verdict(head, codec, member.name)
+            continue
         reader = member_reader(head, member.name)
         if reader == mbox.name:
             yield member, "mbox", ""
@@ -287,12 +298,28 @@ def _classify(archive: _Archive) -> Iterator[tuple[Member, str, str]]:
             yield member, "skipped", f"not a recognised mail format (starts with {head[:8]!r})"
 
 
+def _compressed_verdict(head: bytes, codec: str, member_name: str) -> tuple[str, str]:
+    """A compressed member: ``compressed`` and ``codec:reader`` when it holds mail, else why not."""
+    inner, damage = compressed.peek(io.BytesIO(head), codec)
+    reader = member_reader(inner, compressed.inner_name(Path(member_name)))
+    if reader is not None:
+        return "compressed", f"{codec}:{reader}"
+    if not inner:
+        return "skipped", f"{codec}-compressed member that does not decompress ({damage or '0 bytes'})"
+    if inner[257:262] == b"ustar" or inner.startswith((b"PK\x03\x04", *_COMPRESSED)):
+        return "skipped", f"{codec}-compressed archive inside the archive (nested archives are not read)"
+    return "skipped", f"{codec}-compressed member that is not mail (decompressed, starts with {inner[:8]!r})"
+
+
 def _heads(archive: _Archive, wanted: set[int]) -> dict[int, bytes | str]:
     """The first bytes of each wanted member, or why they cannot be read."""
     heads: dict[int, bytes | str] = {}
     for member, stream in archive.streams(wanted):
         try:
-            heads[member.index] = stream.read(SNIFF_BYTES)
+            head = stream.read(SNIFF_BYTES)
+            if compressed.codec_of(head):
+                head += stream.read(COMPRESSED_HEAD - len(head))
+            heads[member.index] = head
         except ReadError as e:
             heads[member.index] = str(e)
         except DAMAGE as e:
@@ -308,12 +335,15 @@ def read(shard: Shard) -> Iterator[RawMessage]:
         raise ReadError(shard.items[1])
     if shard.variant == "skipped":
         return
-    wanted = {int(shard.items[0])} if shard.variant == "mbox" else {int(i) for i in shard.items}
+    whole = shard.variant in ("mbox", "compressed")  # one member per shard
+    wanted = {int(shard.items[0])} if whole else {int(i) for i in shard.items}
     damaged: list[str] = []
     with _open(shard.path) as archive:
         for member, stream in archive.streams(wanted):
             try:
-                if shard.variant == "mbox":
+                if shard.variant == "compressed":
+                    yield from _read_compressed_member(shard, member, stream)
+                elif shard.variant == "mbox":
                     yield from _read_mbox_member(shard, member, stream)
                 else:
                     yield _read_single_member(shard, member, stream)
@@ -331,6 +361,17 @@ def _read_mbox_member(shard: Shard, member: Member, stream: IO[bytes]) -> Iterat
         raise ReadError(f"member {member.name!r}: damaged compressed data: {type(e).__name__}: {e}") from e
     if window.short_by:
         raise ReadError(f"member {member.name!r}: {window.short_by} bytes missing at the end")
+
+
+def _read_compressed_member(shard: Shard, member: Member, stream: IO[bytes]) -> Iterator[RawMessage]:
+    """A gzip/bzip2/xz member, in two passes over it (zip and tar member streams can seek back)."""
+    codec, reader = shard.items[1].split(":")
+    where = compressed.Where(path=shard.path, sha256=shard.source_sha256,
+                             member=f"{member.name} {compressed.label(codec)}")
+    try:
+        yield from compressed.read_stream(stream, codec, member.size, reader, where)
+    except DAMAGE as e:  # the archive's own data failed while seeking back to the member's start
+        raise ReadError(f"member {member.name!r}: damaged compressed data: {type(e).__name__}: {e}") from e
 
 
 def _read_single_member(shard: Shard, member: Member, stream: IO[bytes]) -> RawMessage:

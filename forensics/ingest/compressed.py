@@ -55,7 +55,6 @@ CHUNK = 1 << 20
 # worth trusting and is not read).
 CODECS: dict[str, bytes] = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 _SUFFIXES = (".gz", ".gzip", ".bz2", ".bzip2", ".xz")
-DAMAGE = archive.DAMAGE  # gzip.BadGzipFile is an OSError, bz2 raises OSError, lzma LZMAError
 
 
 def codec_of(head: bytes) -> str | None:
@@ -105,7 +104,7 @@ def peek(raw: IO[bytes], codec: str, size: int = SNIFF_BYTES) -> tuple[bytes, st
             while got < size and (block := stream.read1(size - got)):
                 parts.append(block)
                 got += len(block)
-    except DAMAGE as e:
+    except archive.DAMAGE as e:  # gzip.BadGzipFile and bz2 raise OSError, xz LZMAError
         return b"".join(parts), describe(e)
     return b"".join(parts), ""
 
@@ -172,7 +171,7 @@ def measure(stream: io.BufferedIOBase, limit: int) -> Extent:
             size += len(block)
             if size > limit:
                 return Extent(size=size, over_limit=True)
-    except DAMAGE as e:
+    except archive.DAMAGE as e:  # gzip.BadGzipFile and bz2 raise OSError, xz LZMAError
         return Extent(size=size, damage=describe(e))
     return Extent(size=size)
 
@@ -194,22 +193,22 @@ class Prefix:
         return b"".join(parts)
 
 
-def refusal(codec: str, packed: int, limit: int) -> str:
+def refusal(member: str, packed: int, limit: int) -> str:
     """Why a stream that decompresses past the limit is refused (the archive's words)."""
     if limit >= archive.MAX_MEMBER_BYTES:
-        return (f"refused {label(codec)}: decompressed size exceeds {archive.MAX_MEMBER_BYTES} bytes "
+        return (f"refused {member}: decompressed size exceeds {archive.MAX_MEMBER_BYTES} bytes "
                 f"(not read)")
-    return (f"refused {label(codec)}: more than {limit} bytes decompressed from {packed} compressed bytes, "
+    return (f"refused {member}: more than {limit} bytes decompressed from {packed} compressed bytes, "
             f"compression ratio over {archive.MAX_RATIO}:1 (possible decompression bomb; nothing read)")
 
 
-def damage_reason(codec: str, extent: Extent, kept: int) -> str:
+def damage_reason(member: str, extent: Extent, kept: int) -> str:
     """Why a stream stopped early, and what was kept."""
     hint = ""
     if "CRC" in extent.damage or "checksum" in extent.damage.lower():
         hint = " (the checksum covers the whole stream: the bytes before it may be wrong too)"
     kept_text = "1 message was" if kept == 1 else f"{kept} messages were"
-    return (f"{label(codec)} damaged after {extent.size} decompressed bytes: {extent.damage}{hint}; "
+    return (f"{member} damaged after {extent.size} decompressed bytes: {extent.damage}{hint}; "
             f"{kept_text} read before that point (the last one may be cut short)")
 
 
@@ -251,7 +250,7 @@ def read_stream(raw: IO[bytes], codec: str, packed: int, reader: str, where: Whe
     with open_stream(raw, codec) as stream:
         extent = measure(stream, limit)
     if extent.over_limit:
-        raise ReadError(refusal(codec, packed, limit))
+        raise ReadError(refusal(where.member, packed, limit))
     raw.seek(start)
     kept = 0
     with open_stream(raw, codec) as stream:
@@ -260,10 +259,11 @@ def read_stream(raw: IO[bytes], codec: str, packed: int, reader: str, where: Whe
             for message in _messages(prefix, reader, extent.size, where):
                 kept += 1
                 yield message
-        except DAMAGE as e:  # the second pass failed before the first did (it should not)
-            raise ReadError(damage_reason(codec, Extent(size=extent.size - prefix.left, damage=describe(e)), kept)) from e
+        except archive.DAMAGE as e:  # the second pass failed before the first did (it should not)
+            early = Extent(size=extent.size - prefix.left, damage=describe(e))
+            raise ReadError(damage_reason(where.member, early, kept)) from e
     if extent.damage:
-        raise ReadError(damage_reason(codec, extent, kept))
+        raise ReadError(damage_reason(where.member, extent, kept))
 
 
 def _messages(stream: Prefix, reader: str, size: int, where: Where) -> Iterator[RawMessage]:
