@@ -459,3 +459,16 @@ def test_damaged_and_bomb_members_keep_the_rest(tmp_path: Path, monkeypatch: pyt
                         f"before that point (the last one may be cut short)")],
         "fine.mbox.gz": ["member=fine.mbox.gz (gzip stream);offset=0+140", "member=fine.mbox.gz (gzip stream);offset=140+88"],
     }
+
+
+def test_every_cut_of_a_zip_holding_a_compressed_mbox_is_read_or_reported(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # stored: every cut lands in the gzip bytes
+        zf.writestr("Takeout/Mail/Inbox.mbox.gz", gzip.compress(MBOX, mtime=0))
+    data = buffer.getvalue()
+    for cut in range(1, len(data)):
+        path = tmp_path / f"{cut}.zip"
+        path.write_bytes(data[:cut])
+        kinds = hostile_read_all(path)
+        assert not set(kinds) & set(CRASH_KINDS), (cut, kinds)
+        path.unlink()
