@@ -16,12 +16,15 @@ goes to mail-parser whole, unchanged.
 
 from __future__ import annotations
 
+import datetime
 import re
+from functools import lru_cache
 from typing import cast
 
 from mailparser.const import _ENVELOPE_FROM_RE, _SENDGRID_DATE_RE
+from mailparser.dates import _DATE, _MONTHS, _ZONES, parse_mail_date
 from mailparser.exceptions import MailParserReceivedParsingError
-from mailparser.utils import receiveds_format, receiveds_parsing
+from mailparser.utils import receiveds_parsing
 
 _FWS = " \t\r\n"
 # Top level: the delimiters, and where a clause keyword (or a SendGrid date, which starts
@@ -54,7 +57,76 @@ def parse_chain(received: list[str]) -> list[dict[str, object]]:
             parsed.append(_clauses(value))
         except MailParserReceivedParsingError:
             parsed.append({"raw": value})  # mail-parser keeps an unparsable hop as its raw text
-    return cast(list[dict[str, object]], receiveds_format(parsed, raw_headers=received))
+    return _format(parsed)
+
+
+def _format(receiveds: list[dict[str, str]]) -> list[dict[str, object]]:
+    """``mailparser.utils.receiveds_format`` (a line-for-line copy, without the date
+    diagnostics it only gives when asked): hops numbered from the first, UTC dates, delays."""
+    output: list[dict[str, object]] = []
+    for occurrence in range(len(receiveds) - 1, -1, -1):
+        hop = receiveds[occurrence]
+        entry: dict[str, object] = {k: (v if k == "raw" else v.strip()) for k, v in hop.items() if v}
+        entry["hop"] = len(output) + 1
+        if "date" in hop:
+            entry["date_utc"] = date_value(hop["date"])
+        now = entry.get("date_utc")
+        before = output[-1].get("date_utc") if output and now else None
+        entry["delay"] = (now - before).total_seconds() if before else 0  # type: ignore[operator]
+        output.append(entry)
+    for entry in output:
+        if entry.get("date_utc"):
+            entry["date_utc"] = entry["date_utc"].isoformat()  # type: ignore[attr-defined]
+    return output
+
+
+def date_value(raw: str) -> datetime.datetime | None:
+    """``mailparser.dates.parse_mail_date(raw).value``. A date with a comment goes to
+    mail-parser; without one, its per-character scanner comes down to collapsing white
+    space, and the rest is a copy of its steps (``tests/test_received.py`` compares both)."""
+    if "(" in raw or ")" in raw:
+        return cast(datetime.datetime | None, parse_mail_date(raw).value)
+    return _date_of_tokens(_RUNS.sub(" ", raw.strip(_FWS)))
+
+
+@lru_cache(maxsize=1024)  # hops of one chain are often stamped in the same second
+def _date_of_tokens(tokens: str) -> datetime.datetime | None:
+    match = _DATE.fullmatch(tokens)
+    if match is None:
+        return None
+    year_text = match["year"]
+    if len(year_text.lstrip("0")) > 4:
+        return None
+    year = int(year_text.lstrip("0") or "0")
+    if len(year_text) == 2:
+        year += 2000 if year < 50 else 1900
+    elif len(year_text) == 3:
+        year += 1900
+    month = _MONTHS.index(match["month"].lower()) + 1
+    try:
+        datetime.date(year, month, int(match["day"]))
+    except ValueError:
+        return None
+    if year < 1900:
+        return None
+    hour, minute, second = int(match["hour"]), int(match["minute"]), int(match["second"] or "0")
+    if hour > 23 or minute > 59 or second > 60:
+        return None
+    zone = match["zone"].upper()
+    if zone[0] in "+-":
+        if len(zone) != 5 or int(zone[-2:]) > 59 or not match["zone_space"]:
+            return None
+        offset = (int(zone[1:3]) * 60 + int(zone[3:])) * (-1 if zone[0] == "-" else 1)
+    elif zone == "J":
+        return None
+    else:
+        offset = _ZONES.get(zone, 0)
+    try:
+        value = datetime.datetime(year, month, int(match["day"]), hour, minute, min(second, 59),
+                                  tzinfo=datetime.UTC) - datetime.timedelta(minutes=offset)
+        return value + datetime.timedelta(seconds=1) if second == 60 else value
+    except (OverflowError, ValueError):
+        return None
 
 
 def _simple(value: str) -> bool:
