@@ -269,7 +269,10 @@ def _build(
 def decode_header_value(value: object) -> str:
     """Unfold and RFC 2047-decode a header value; undecodable bytes become U+FFFD, never
     an error. Unfolding (RFC 5322 2.2.3) makes LF, CRLF and CR-only copies read alike."""
-    text = _decode_header_value(value)
+    if type(value) is str and value.isascii() and "=?" not in value:
+        text = value  # the common case: nothing to decode (what _decode_header_value gives)
+    else:
+        text = _decode_header_value(value)
     return _FOLD.sub("", text) if "\n" in text or "\r" in text else text  # most values are one line
 
 
