@@ -108,6 +108,9 @@ def _explore(
     out: list[Token], nested: set[str],
 ) -> None:
     """Breadth-first over the decodings of one value, bounded by MAX_NODES."""
+    if len(raw) < MIN_ENCODED and not _MAY_OPEN.search(raw) and not _NESTED_URL.match(raw):
+        out.append(Token(location=location, raw=raw, value=raw, chain=chain, hosts=hosts))
+        return  # a short word: no decoding, no structure, no URL (most path segments)
     queue = [Token(location=location, raw=raw, value=raw, chain=chain, hosts=hosts)]
     seen: set[tuple[str, str]] = set()
     budget = MAX_NODES
