@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from forensics.analyse import Settings
 from forensics.engines.shard import process_shard
 from forensics.ingest import plan_input, pst
@@ -32,6 +34,7 @@ def read_count(path: Path) -> tuple[int, list[str]]:
     return count, kinds
 
 
+@pytest.mark.corpus
 def test_an_empty_store_is_an_info_problem(corpus: Path) -> None:
     path = corpus / OUTLOOK / "PersonalStorage.pst"
     planned = plan_input(path)
@@ -40,6 +43,7 @@ def test_an_empty_store_is_an_info_problem(corpus: Path) -> None:
                                            locator="file", kind="empty-store", severity="info", reason=EMPTY),)
 
 
+@pytest.mark.corpus
 def test_a_password_protected_store_is_a_warning_and_still_read(corpus: Path) -> None:
     # passwordprotectedPST.pst has 5 items with attached items the binding cannot expand
     # (a known limit, a warning of its own): nothing about the password.
@@ -55,6 +59,7 @@ def test_a_password_protected_store_is_a_warning_and_still_read(corpus: Path) ->
         assert read_count(path) == (messages, kinds)  # every item read, no password needed
 
 
+@pytest.mark.corpus
 def test_other_corpus_stores_have_no_store_notes(corpus: Path) -> None:
     paths = sorted(p for p in corpus.rglob("*") if p.suffix.lower() in (".pst", ".ost"))
     noted = {p.relative_to(corpus).as_posix() for p in paths if plan_input(p).problems}
@@ -63,6 +68,7 @@ def test_other_corpus_stores_have_no_store_notes(corpus: Path) -> None:
                      "java-libpst/passworded.pst"}
 
 
+@pytest.mark.corpus
 def test_notes_are_never_run_as_work(corpus: Path) -> None:
     shards = list(pst.plan(corpus / OUTLOOK / "passwordprotectedPST.pst", "f" * 64, 0))
     [note] = [s for s in shards if s.variant == "note"]
@@ -128,6 +134,7 @@ def test_store_notes_rules() -> None:
     assert pst.store_notes(store(), "pst", [folder(0, error="folder unreadable: x")], 0) == []  # said elsewhere
 
 
+@pytest.mark.corpus
 def test_a_scan_notes_them_on_the_input_rows(corpus: Path, tmp_path: Path) -> None:
     """Until the pipeline stores ``PlannedInput.problems`` as problem rows, inputs.csv says it."""
     import sqlite3
