@@ -237,7 +237,7 @@ def member_reader(head: bytes, member_name: str) -> str | None:
     """Which reader a member's first bytes belong to (mbox, emlx or eml), by content."""
     for reader in (mbox, emlx, eml):
         if head and reader.sniff(head, Path(member_name)):
-            return reader.name
+            return str(reader.name)
     return None
 
 

@@ -268,9 +268,8 @@ def read_stream(raw: IO[bytes], codec: str, packed: int, reader: str, where: Whe
 
 def _messages(stream: Prefix, reader: str, size: int, where: Where) -> Iterator[RawMessage]:
     if reader == mbox.name:
-        window = StreamWindow(stream, size, limit=archive.MAX_WINDOW_BYTES)  # type: ignore[arg-type]
-        # A StreamWindow offers the few buffer operations the splitter uses (as in archive.py).
-        yield from mbox.read_buffer(window, where.path, where.sha256, member=where.member)  # type: ignore[arg-type]
+        window = StreamWindow(stream, size, limit=archive.MAX_WINDOW_BYTES)
+        yield from mbox.read_buffer(window, where.path, where.sha256, member=where.member)
         if window.short_by:
             raise ReadError(f"{where.member}: {window.short_by} decompressed bytes missing on the second reading")
         return

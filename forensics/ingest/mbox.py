@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forensics.ingest.base import Shard
+from forensics.ingest.stream import StreamWindow
 from forensics.records import Locator, RawMessage
 
 name = "mbox"
+Buffer = bytes | mmap.mmap | StreamWindow  # a mapped file, bytes, or a window over a decompressed stream
 # ~4 MiB: at full-analysis speed a shard is seconds of work, so workers stay balanced, a
 # killed scan loses little, and a shard's rows (about 1.3x its bytes) stay small in flight.
 SHARD_BYTES = 4 * 1024 * 1024
@@ -83,7 +85,7 @@ class Span:
     defects: tuple[str, ...]
 
 
-def iter_spans(buf: bytes | mmap.mmap, start: int, stop: int, eol: bytes) -> Iterator[Span]:
+def iter_spans(buf: Buffer, start: int, stop: int, eol: bytes) -> Iterator[Span]:
     """Messages whose From_ line starts in [start, stop), in file order."""
     size = len(buf)
     if start == 0 and buf[:3] == _BOM:
@@ -97,13 +99,13 @@ def iter_spans(buf: bytes | mmap.mmap, start: int, stop: int, eol: bytes) -> Ite
             release(pos)
 
 
-def _skip_blank(buf: bytes | mmap.mmap, pos: int, eol: bytes) -> int:
+def _skip_blank(buf: Buffer, pos: int, eol: bytes) -> int:
     while buf[pos : pos + len(eol)] == eol:
         pos += len(eol)
     return pos
 
 
-def _span_at(buf: bytes | mmap.mmap, pos: int, eol: bytes, size: int) -> Span:
+def _span_at(buf: Buffer, pos: int, eol: bytes, size: int) -> Span:
     line_end = buf.find(eol, pos)
     line_end = size if line_end < 0 else line_end
     body_start = min(line_end + len(eol), size)
@@ -123,7 +125,7 @@ def _span_at(buf: bytes | mmap.mmap, pos: int, eol: bytes, size: int) -> Span:
 
 
 def _end_by_content_length(
-    buf: bytes | mmap.mmap, body_start: int, eol: bytes, size: int, defects: list[str]
+    buf: Buffer, body_start: int, eol: bytes, size: int, defects: list[str]
 ) -> tuple[int, int] | None:
     """End of the message and start of the next one when a consistent Content-Length header
     delimits it, else None."""
@@ -145,7 +147,7 @@ def _end_by_content_length(
     return None
 
 
-def _next_separator(buf: bytes | mmap.mmap, pos: int, eol: bytes, size: int) -> int:
+def _next_separator(buf: Buffer, pos: int, eol: bytes, size: int) -> int:
     needle = eol + b"From "
     search = max(pos - len(eol), 0)
     while True:
@@ -158,7 +160,7 @@ def _next_separator(buf: bytes | mmap.mmap, pos: int, eol: bytes, size: int) -> 
         search = hit + 1
 
 
-def _is_separator(buf: bytes | mmap.mmap, line: int, eol: bytes, size: int) -> bool:
+def _is_separator(buf: Buffer, line: int, eol: bytes, size: int) -> bool:
     """A From_ line with a date, followed by a header line (so a body line is not one)."""
     line_end = buf.find(eol, line, line + 1024)
     if line_end < 0:
@@ -205,7 +207,7 @@ def read(shard: Shard) -> Iterator[RawMessage]:
 
 
 def read_buffer(
-    buf: bytes | mmap.mmap,
+    buf: Buffer,
     path: str,
     sha256: str,
     start: int = 0,
@@ -220,7 +222,7 @@ def read_buffer(
 
 
 def _raw_message(
-    buf: bytes | mmap.mmap, span: Span, eol: bytes, path: str, sha256: str, member: str | None
+    buf: Buffer, span: Span, eol: bytes, path: str, sha256: str, member: str | None
 ) -> RawMessage:
     defects = list(span.defects)
     length = span.body_end - span.body_start

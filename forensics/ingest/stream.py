@@ -10,17 +10,23 @@ decompression bomb may be one endless "message").
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import Protocol
 
 from forensics.errors import ReadError
 
 CHUNK = 1 << 20
 
 
+class Readable(Protocol):
+    """What the window needs of a stream: ``read(n)`` giving at most n bytes, b"" at the end."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
 class StreamWindow:
     """Bytes ``[base, base + len(data))`` of a stream of (declared) length ``size``."""
 
-    def __init__(self, stream: BinaryIO, size: int, chunk: int = CHUNK, limit: int | None = None) -> None:
+    def __init__(self, stream: Readable, size: int, chunk: int = CHUNK, limit: int | None = None) -> None:
         self._stream = stream
         self._size = size
         self._chunk = chunk
