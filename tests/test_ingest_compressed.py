@@ -175,6 +175,11 @@ def test_concatenated_gzip_members_are_one_stream(tmp_path: Path) -> None:
          "b'<html><b')")),
         ("BZh.txt", b"BZh is not always bzip2, this line is text\n",
          "not a recognised mail format (starts with b'BZh is n')"),
+        ("Inbox.mbox.zst", bytes.fromhex("28b52ffd") + b"\x00" * 40,
+         "zstd-compressed file (not read: no zstd decompressor here; unpack a copy and scan it)"),
+        ("Inbox.Z", b"\x1f\x9d\x90" + b"\x00" * 40, "Unix compress (.Z) file (not read; unpack a copy and scan it)"),
+        ("mail.7z", b"7z\xbc\xaf\x27\x1c" + b"\x00" * 40, "7-Zip archive (not read; unpack a copy and scan it)"),
+        ("mail.rar", b"Rar!\x1a\x07\x01\x00" + b"\x00" * 40, "RAR archive (not read; unpack a copy and scan it)"),
     ],
 )
 def test_compressed_files_that_are_not_mail_get_a_reason(tmp_path: Path, name: str, data: bytes, reason: str) -> None:

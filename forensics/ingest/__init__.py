@@ -53,6 +53,12 @@ _NOT_MAIL_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF", "PDF document, not mail"),
     (b"\x89PNG", "PNG image, not mail"),
     (b"\xff\xd8\xff", "JPEG image, not mail"),
+    # Compression and archive formats the standard library cannot open (gzip, bzip2, xz, zip
+    # and tar are read): said precisely, so the examiner knows to unpack a copy.
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed file (not read: no zstd decompressor here; unpack a copy and scan it)"),
+    (b"\x1f\x9d", "Unix compress (.Z) file (not read; unpack a copy and scan it)"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive (not read; unpack a copy and scan it)"),
+    (b"Rar!\x1a\x07", "RAR archive (not read; unpack a copy and scan it)"),
 )
 SKIPPED_VARIANT = "skipped"  # a container member that is not mail: noted on its input
 
