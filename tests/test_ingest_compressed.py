@@ -130,8 +130,9 @@ def test_a_compressed_mbox_gives_the_same_messages_as_the_plain_one(tmp_path: Pa
 @pytest.mark.parametrize("codec", sorted(COMPRESS))
 def test_compressed_single_message_and_emlx(tmp_path: Path, codec: str) -> None:
     eml = write(tmp_path, "message.eml", codec, MAIL)
-    emlx = write(tmp_path, "4521.emlx", codec, b"%d\n" % len(MAIL) + MAIL + b"<?xml version=\"1.0\"?><plist "
-                 b"version=\"1.0\"><dict><key>flags</key><integer>17</integer></dict></plist>")
+    emlx_data = (b"%d\n" % len(MAIL) + MAIL + b"<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>flags"
+                 b"</key><integer>17</integer></dict></plist>")
+    emlx = write(tmp_path, "4521.emlx", codec, emlx_data)
     [(shard_eml,), (shard_emlx,)] = [plan_input(p).shards for p in (eml, emlx)]
     assert (shard_eml.variant, shard_emlx.variant) == ("eml", "emlx")
     [one] = compressed.read(shard_eml)
@@ -140,6 +141,9 @@ def test_compressed_single_message_and_emlx(tmp_path: Path, codec: str) -> None:
     [two] = compressed.read(shard_emlx)
     assert (two.data, two.format, two.flags, two.locator.display()) == (
         MAIL, "emlx", "emlx-flags=0x00000011;read;flagged", f"member=({codec} stream);offset=3+68")
+    partial = write(tmp_path, "4522.partial.emlx", codec, emlx_data)
+    [three] = compressed.read(plan_input(partial).shards[0])
+    assert three.defects == ("EmlxPartialMessage",)  # Apple Mail kept its attachments outside
 
 
 def test_concatenated_gzip_members_are_one_stream(tmp_path: Path) -> None:

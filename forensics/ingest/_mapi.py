@@ -19,7 +19,7 @@ import codecs
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, formataddr
 
 from forensics.ingest._timeout import TimeLimitExceeded, run_with_time_limit
@@ -121,7 +121,7 @@ def decode_unicode(data: bytes) -> str:
     return text.split("\x00", 1)[0]
 
 
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
 
 def filetime_to_utc(value: int | None) -> str | None:
@@ -140,8 +140,8 @@ def utc_text(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,7 +258,7 @@ def synthetic_headers(
     """
     lines: list[str] = []
     if sent is not None:
-        lines.append(f"Date: {format_datetime(sent.replace(tzinfo=sent.tzinfo or timezone.utc))}")
+        lines.append(f"Date: {format_datetime(sent.replace(tzinfo=sent.tzinfo or UTC))}")
     if any(sender):
         lines.append(f"From: {formataddr(sender)}")
     grouped: dict[str, list[str]] = {}

@@ -367,7 +367,8 @@ def _read_compressed_member(shard: Shard, member: Member, stream: IO[bytes]) -> 
     """A gzip/bzip2/xz member, in two passes over it (zip and tar member streams can seek back)."""
     codec, reader = shard.items[1].split(":")
     where = compressed.Where(path=shard.path, sha256=shard.source_sha256,
-                             member=f"{member.name} {compressed.label(codec)}")
+                             member=f"{member.name} {compressed.label(codec)}",
+                             inner_name=compressed.inner_name(Path(member.name)))
     try:
         yield from compressed.read_stream(stream, codec, member.size, reader, where)
     except DAMAGE as e:  # the archive's own data failed while seeking back to the member's start

@@ -221,16 +221,19 @@ def describe(e: BaseException) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Where:
-    """Where the stream's messages are: the evidence file, its SHA-256, the locator's member."""
+    """Where the stream's messages are: the evidence file, its SHA-256, the locator's member,
+    and the decompressed file's name (``x.partial.emlx`` from ``x.partial.emlx.gz``)."""
 
     path: str
     sha256: str
     member: str
+    inner_name: str = ""
 
 
 def read(shard: Shard) -> Iterator[RawMessage]:
     codec = shard.items[0]
-    where = Where(path=shard.path, sha256=shard.source_sha256, member=label(codec))
+    where = Where(path=shard.path, sha256=shard.source_sha256, member=label(codec),
+                  inner_name=inner_name(Path(shard.path)))
     with open(shard.path, "rb") as raw:
         packed = raw.seek(0, 2)
         raw.seek(0)
@@ -276,6 +279,6 @@ def _messages(stream: Prefix, reader: str, size: int, where: Where) -> Iterator[
     data = stream.read(eml.MAX_MESSAGE_BYTES + 1)
     locator = Locator(source_path=where.path, source_sha256=where.sha256, kind="member", member=where.member)
     if reader == emlx.name:
-        yield emlx.split_emlx(data, locator)
+        yield emlx.split_emlx(data, locator, partial=where.inner_name.endswith(".partial.emlx"))
     else:
         yield eml.raw_message(data, locator, fmt="eml")

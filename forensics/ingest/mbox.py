@@ -110,7 +110,7 @@ def _span_at(buf: Buffer, pos: int, eol: bytes, size: int) -> Span:
     line_end = size if line_end < 0 else line_end
     body_start = min(line_end + len(eol), size)
     defects: list[str] = []
-    if not buf[pos : pos + 5] == b"From ":
+    if buf[pos:pos + 5] != b"From ":
         defects.append("TextBeforeFirstEnvelope")
     by_length = _end_by_content_length(buf, body_start, eol, size, defects)
     if by_length is not None:
