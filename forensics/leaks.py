@@ -28,7 +28,7 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 from functools import lru_cache
 from typing import ClassVar
 from urllib.parse import quote
@@ -37,6 +37,7 @@ import mmh3
 
 from forensics.analyse import MessageContext, Settings
 from forensics.domains import registered_domain
+from forensics.parse import simple_addresses
 from forensics.providers import attribute_url, sender_domain
 from forensics.records import FoundUrl, Message, Row
 from forensics.store import register
@@ -106,14 +107,21 @@ class Identity:
 
 
 def _addresses_in(values: Sequence[str]) -> list[str]:
-    return [a for _, a in getaddresses(list(values)) if "@" in a]
+    return [a for _, a in _address_list(list(values)) if "@" in a]
+
+
+def _address_list(values: list[str]) -> list[tuple[str, str]]:
+    """``email.utils.getaddresses(values)``, through the parser's fast path for plain lists
+    (the stdlib reads character by character: it was half the cost of a message's identities)."""
+    pairs = simple_addresses(values)
+    return getaddresses(values) if pairs is None else pairs
 
 
 def sender_addresses(message: Message) -> frozenset[str]:
     """Addresses that belong to the sender side of a message, lower-case."""
     found = [a.address for a in (*message.from_, *message.sender, *message.reply_to)]
     if message.return_path:
-        found.append(parseaddr(message.return_path)[1])
+        found.append((_address_list([message.return_path]) or [("", "")])[0][1])  # as parseaddr
     for value in message.header_values("List-Post"):
         found += [m.group().removeprefix("mailto:") for m in re.finditer(r"mailto:[^>\s,]+", value)]
     return frozenset(a.strip().lower() for a in found if "@" in a)

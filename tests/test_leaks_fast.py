@@ -1,11 +1,25 @@
 """The identity forms built in two tiers (digests only when needed) explain every text as
-the single table in ``forms_of`` order did: same forms, same first explanation, same order."""
+the single table in ``forms_of`` order did: same forms, same first explanation, same order.
+Recipient and sender addresses read through the parser's fast path read as the stdlib reads them."""
 
 from __future__ import annotations
 
-import pytest
+from email.utils import getaddresses, parseaddr
 
-from forensics.leaks import _WORD_STEPS, FormsIndex, Hit, forms_index, forms_of, identity_forms, identity_variants
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forensics.leaks import (
+    _WORD_STEPS,
+    FormsIndex,
+    Hit,
+    _address_list,
+    forms_index,
+    forms_of,
+    identity_forms,
+    identity_variants,
+)
 
 IDENTITIES = [
     ("alice@example.org", "Alice@Example.org ", True),
@@ -55,3 +69,17 @@ def test_digests_are_not_built_until_a_digest_shaped_text_is_looked_up() -> None
     md5 = "4d2a1b7ec86e0dbf8d2a6a35a3ad7a47"  # not erin's: looked up all the same
     assert index.get(md5) == ()
     assert index.forms[0]._digests is not None
+
+
+@pytest.mark.parametrize("value", ["<bounce@example.org>", "bounce@example.org", "<>", "", "Name <a@b.example>",
+                                   "a@b (comment)", "<@route:a@b>", "junk", "a@b, c@d"])
+def test_return_path_reads_as_parseaddr_reads_it(value: str) -> None:
+    assert (_address_list([value]) or [("", "")])[0] == parseaddr(value)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(["a", "@", "b.c", "<", ">", ",", " ", '"', "(x)", ":", ";", "d@e.f"]), max_size=10)
+       .map("".join))
+def test_generated_address_lists_read_as_the_stdlib_reads_them(value: str) -> None:
+    assert _address_list([value]) == getaddresses([value])
+    assert (_address_list([value]) or [("", "")])[0] == parseaddr(value)
