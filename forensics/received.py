@@ -36,6 +36,7 @@ _KEYWORDS = r"(from|by|via|with|id|for|envelope-from|envelope-sender)(?=[ \t\r\n
 _TOP = re.compile(rf"""[()"\[<>;]|{_WORD_AT}(?:{_KEYWORDS}|[0-9])""", re.IGNORECASE)
 _TOP_KEYWORDS = re.compile(rf"""[()"\[<>;]|{_WORD_AT}{_KEYWORDS}""", re.IGNORECASE)
 _DELIMITERS = re.compile(r"""[()"\[<>;]""")
+_COMMENT = re.compile(r"\([^()\\]*\)")  # a comment without nested comments or escapes
 _CIPHER = re.compile(r"[ \t\r\n]*cipher", re.IGNORECASE)
 _IN_COMMENT = re.compile(r"[()]")
 _RUNS = re.compile(r"[ \t\r\n]+")
@@ -81,12 +82,14 @@ def _format(receiveds: list[dict[str, str]]) -> list[dict[str, object]]:
 
 
 def date_value(raw: str) -> datetime.datetime | None:
-    """``mailparser.dates.parse_mail_date(raw).value``. A date with a comment goes to
-    mail-parser; without one, its per-character scanner comes down to collapsing white
-    space, and the rest is a copy of its steps (``tests/test_received.py`` compares both)."""
-    if "(" in raw or ")" in raw:
+    """``mailparser.dates.parse_mail_date(raw).value``. Its per-character scanner makes
+    each comment and run of white space one gap between tokens; for comments that neither
+    nest nor escape (``(PDT)``) that is two substitutions here, and the rest is a copy of
+    its steps. Other dates go to mail-parser (``tests/test_received_dates.py`` compares)."""
+    text = _COMMENT.sub(" ", raw) if "(" in raw else raw
+    if "(" in text or ")" in text:
         return cast(datetime.datetime | None, parse_mail_date(raw).value)
-    return _date_of_tokens(_RUNS.sub(" ", raw.strip(_FWS)))
+    return _date_of_tokens(_RUNS.sub(" ", text.strip(_FWS)))
 
 
 @lru_cache(maxsize=1024)  # hops of one chain are often stamped in the same second
