@@ -81,7 +81,7 @@ def test_compressed_mbox_is_read_with_decompressed_offsets(tmp_path: Path, codec
     assert identify(path) == ("compressed", "")
     planned = plan_input(path)
     assert [(s.shard_id, s.reader, s.variant, s.member, s.items) for s in planned.shards] == [
-        (f"{sha(path.read_bytes())[:16]}:compressed:{codec}", "compressed", "mbox", f"({codec} stream)", (codec,)),
+        (f"{sha(path.read_bytes())[:16]}:compressed:{path}:{codec}", "compressed", "mbox", f"({codec} stream)", (codec,)),
     ]
     messages = list(compressed.read(planned.shards[0]))
     assert [(m.locator.kind, m.locator.member, m.locator.offset, m.locator.length) for m in messages] == [
@@ -358,7 +358,7 @@ def test_a_real_gzip_bomb_is_refused_in_bounded_time_and_memory(tmp_path: Path) 
     [(_kind, locator, reason)] = case.problems("read-error")
     packed = path.stat().st_size
     assert (locator, reason) == (
-        f"shard={sha(path.read_bytes())[:16]}:compressed:gzip",
+        f"shard={sha(path.read_bytes())[:16]}:compressed:{path}:gzip",
         (f"refused (gzip stream): more than {200 * packed} bytes decompressed from {packed} compressed bytes, "
         f"compression ratio over 200:1 (possible decompression bomb; nothing read)"))
     assert case.subjects() == [("Normal newsletter", "analysed")]

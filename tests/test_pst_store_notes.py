@@ -72,7 +72,7 @@ def test_other_corpus_stores_have_no_store_notes(corpus: Path) -> None:
 def test_notes_are_never_run_as_work(corpus: Path) -> None:
     shards = list(pst.plan(corpus / OUTLOOK / "passwordprotectedPST.pst", "f" * 64, 0))
     [note] = [s for s in shards if s.variant == "note"]
-    assert note.shard_id == "ffffffffffffffff:pst:note:password-protected"
+    assert note.shard_id == f"ffffffffffffffff:pst:{corpus / OUTLOOK / 'passwordprotectedPST.pst'}:note:password-protected"
     assert list(pst.read(note)) == []
 
 

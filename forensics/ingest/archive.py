@@ -253,13 +253,13 @@ def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
                 yield _shard(path, sha256, verdict, member, detail)
     for batch_start in range(0, len(singles), BATCH):
         batch = tuple(singles[batch_start : batch_start + BATCH])
-        yield Shard(shard_id=f"{sha256[:16]}:archive:single:{batch[0]}", reader=name, path=str(path),
+        yield Shard(shard_id=f"{sha256[:16]}:archive:{path}:single:{batch[0]}", reader=name, path=str(path),
                     source_sha256=sha256, variant="single", items=batch)
 
 
 def _shard(path: Path, sha256: str, variant: str, member: Member, detail: str) -> Shard:
     return Shard(
-        shard_id=f"{sha256[:16]}:archive:{variant}:{member.index}", reader=name, path=str(path),
+        shard_id=f"{sha256[:16]}:archive:{path}:{variant}:{member.index}", reader=name, path=str(path),
         source_sha256=sha256, member=member.name, variant=variant, items=(str(member.index), detail),
     )
 

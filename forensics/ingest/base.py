@@ -21,7 +21,9 @@ class Shard:
     """A unit of work a worker can process alone: a byte range, a file, a member, a folder.
 
     Shards are small, picklable and deterministic: the same evidence always gives the
-    same shards with the same ids, whatever engine runs them.
+    same shards with the same ids, whatever engine runs them. An id names the file's
+    SHA-256 *and* its path: identical copies at two paths are two shards (two locations
+    of the same messages, both kept), while a path given twice is still planned once.
     """
 
     shard_id: str

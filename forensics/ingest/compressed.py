@@ -139,7 +139,7 @@ def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
     reader = archive.member_reader(inner, inner_name(path))
     if reader is None:
         return
-    yield Shard(shard_id=f"{sha256[:16]}:{name}:{codec}", reader=name, path=str(path), source_sha256=sha256,
+    yield Shard(shard_id=f"{sha256[:16]}:{name}:{path}:{codec}", reader=name, path=str(path), source_sha256=sha256,
                 member=label(codec), variant=reader, items=(codec,))
 
 

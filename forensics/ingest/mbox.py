@@ -188,7 +188,7 @@ def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
 
 def _shard(path: Path, sha256: str, start: int, end: int) -> Shard:
     return Shard(
-        shard_id=f"{sha256[:16]}:mbox:{start}-{end}",
+        shard_id=f"{sha256[:16]}:mbox:{path}:{start}-{end}",
         reader=name,
         path=str(path),
         source_sha256=sha256,

@@ -177,7 +177,7 @@ def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
     if orphans:
         yield _shard(path, sha256, folder=ORPHANS, variant="orphans", start=0, end=orphans)
     for note_kind, severity, reason in notes:
-        yield Shard(shard_id=f"{sha256[:16]}:pst:{NOTE_VARIANT}:{note_kind}", reader=name, path=str(path),
+        yield Shard(shard_id=f"{sha256[:16]}:pst:{path}:{NOTE_VARIANT}:{note_kind}", reader=name, path=str(path),
                     source_sha256=sha256, variant=NOTE_VARIANT, items=(note_kind, severity, reason))
 
 
@@ -228,7 +228,7 @@ def _shard(
     start: int = 0, end: int = 0, error: str = "",
 ) -> Shard:
     return Shard(
-        shard_id=f"{sha256[:16]}:pst:{variant}:{start}-{end}",
+        shard_id=f"{sha256[:16]}:pst:{path}:{variant}:{start}-{end}",
         reader=name, path=str(path), source_sha256=sha256, start=start, end=end,
         folder=folder, variant=variant,
         items=tuple(str(i) for i in index_path) + ((f"error:{error}",) if error else ()),
