@@ -33,7 +33,7 @@ from forensics.errors import EvidenceChanged, ReadError, UnsafeOutput
 from forensics.ingest import PlannedInput, plan_input, sha256_file, walk
 from forensics.ingest.base import Shard
 from forensics.records import InputRow, ProblemRow
-from forensics.store import Store, trim_memory
+from forensics.store import Store, release_heap, trim_memory
 
 __all__ = ["ScanOptions", "ScanResult", "scan", "process_shard", "plan_inputs", "verify_unchanged"]
 
@@ -168,6 +168,8 @@ def _run(store: Store, results: Iterator[TaskResult], total: int, progress: Prog
         for task_results in results:
             store.commit_encoded(task_results)
             committed += len(task_results)
+            del task_results
+            release_heap()  # else the heap fragments between the page cache and each task's rows
             if progress:
                 progress(committed, total)
 

@@ -117,22 +117,34 @@ def encode_findings(findings: Findings) -> EncodedRows:
 
 
 def trim_memory() -> None:
-    """Hand memory freed by a finished phase back to the system.
-
-    Freed Python objects and SQLite pages go back to the C allocator, which keeps them
-    in its arenas: the process's resident size stays at its high-water mark, and the
-    next phase (the report after the scan, or the page after the charts) starts on top
-    of it. ``malloc_trim`` (glibc; absent elsewhere, then this only collects) releases
-    the free arena pages.
-    """
+    """Hand memory freed by a finished phase back to the system (after a garbage collection)."""
     gc.collect()
+    release_heap()
+
+
+def release_heap() -> None:
+    """Return the C allocator's free pages to the system (glibc ``malloc_trim``; elsewhere nothing).
+
+    Freed Python objects and SQLite pages go back to the allocator, which keeps them: a
+    task's rows (tens of MB of short-lived objects) freed between SQLite's long-lived
+    cache pages leave holes the heap cannot shrink past, and the resident size creeps
+    up with every shard (measured: 176 MB instead of 115 MB after 16 shards of 4 MiB,
+    353 MB on a 268 MB mbox). Cheap (a walk of the free lists), so it runs per commit.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _malloc_trim() -> Any:
     try:
-        libc = ctypes.CDLL(None)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
+    return trim
+
+
+_MALLOC_TRIM = _malloc_trim()
 
 
 def _single(column: str) -> Any:

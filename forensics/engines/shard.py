@@ -22,7 +22,7 @@ from forensics.ingest import READERS
 from forensics.ingest.base import Shard
 from forensics.parse import parse_rfc5322
 from forensics.records import Findings, Message, ProblemRow, RawMessage, ShardRow
-from forensics.store import EncodedRows, encode_findings
+from forensics.store import EncodedRows, encode_findings, release_heap
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +49,8 @@ def run_task(task: Task, settings: Settings) -> TaskResult:
     for shard in task.shards:
         findings, shard_row = process_shard(shard, settings)
         results.append((encode_findings(findings), shard_row))
+        del findings
+        release_heap()  # the shard's parsing garbage: a worker's heap must not creep up task after task
     return results
 
 
