@@ -227,6 +227,7 @@ def _plan_into(store: Store, paths: list[Path]) -> list[PlannedInput]:
                 continue
             planned.append(item)
             store.insert([input_row(item)])
+            store.insert(list(item.problems))  # store-level notes: an empty store, a PST password
             if item.reader is None:
                 store.insert([skipped_problem(item)])
     return planned

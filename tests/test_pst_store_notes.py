@@ -147,3 +147,19 @@ def test_a_scan_notes_them_on_the_input_rows(corpus: Path, tmp_path: Path) -> No
         "SELECT path, format, status, reason FROM inputs ORDER BY path").fetchall()
     assert rows == sorted([(str(empty), "pst", "read", EMPTY),
                            (str(locked), "pst", "read", password_reason("0xE61EB50F"))])
+
+
+@pytest.mark.corpus
+def test_a_scan_lists_the_store_notes_in_problems(corpus: Path, tmp_path: Path) -> None:
+    """End to end: the notes reach the case's problems table (and so problems.csv)."""
+    from forensics.case import open_case
+    from forensics.pipeline import ScanOptions, scan
+
+    inputs = [corpus / OUTLOOK / "PersonalStorage.pst", corpus / "java-libpst" / "passworded.pst"]
+    scan(inputs, ScanOptions(out=tmp_path / "case", workers=1))
+    with open_case(tmp_path / "case") as case:
+        rows = sorted(case.conn.execute(
+            "SELECT source_path, kind, severity, locator FROM problems"
+            " WHERE kind IN ('empty-store', 'password-protected')").fetchall())
+    assert rows == sorted([(str(inputs[1]), "password-protected", "warning", "file"),
+                           (str(inputs[0]), "empty-store", "info", "file")])
