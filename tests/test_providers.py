@@ -405,3 +405,22 @@ def test_a_host_given_with_port_and_case_is_normalised() -> None:
 def test_attribution_never_raises_on_junk() -> None:
     for junk in ("", "not a url", "http://[::1", "https://", "mailto:a@b.example", "//", "http://a..b/x?%zz"):
         assert attribute_url(junk, "").provider == ""
+
+
+def test_received_lines_without_a_rule_domain_are_not_searched_for_hosts() -> None:
+    """The hint only skips lines no Received rule can match: same evidence as the full search,
+    for a literal rule domain and for one with a digit run ('#')."""
+    from forensics.providers.headers import HeaderMatcher
+
+    entry = ('[[provider]]\nid = "relay"\nname = "Relay"\ncompany = "R"\nsources = ["https://r/"]\n'
+             'basis = ["recalled-unverified"]\nheaders = { received = ["relay.example", "mta#.bulk.example"] }\n')
+    providers = parse_files({"_meta.toml": b'version = "1"\n', "x.toml": entry.encode()}).providers
+    fast, slow = HeaderMatcher(providers), HeaderMatcher(providers)
+    slow.received_hint = None
+    for received in (["from a.relay.example (a.relay.example [192.0.2.1]) by mx.example.org"],
+                     ["from MTA42.Bulk.Example (unknown) by mx.example.org"],
+                     ["from mail.example.net by mx.example.org", "from x.example.com by y.example.com"]):
+        message = headers_message(tuple(("Received", line) for line in received))
+        assert [(e.rule.rule_id, e.detail) for e in fast.evidence(message)] == \
+               [(e.rule.rule_id, e.detail) for e in slow.evidence(message)]
+    assert fast.received_hint.found_in("from MTA42.Bulk.Example") and not fast.received_hint.found_in("from mta.bulk.example")

@@ -17,7 +17,7 @@ from forensics.providers.kb import HeaderRule, KnowledgeBaseError, Provider
 from forensics.providers.matcher import host_keys
 from forensics.records import Message
 
-_HOSTNAME = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})\b", re.I)
+_HOSTNAME = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})\b", re.IGNORECASE)
 _DOMAIN_FIELDS = ("dkim", "return_path", "received", "message_id")
 MAX_HEADER_CONFIDENCE = 0.95
 
@@ -49,12 +49,13 @@ class HeaderMatcher:
         for provider in providers:
             for rule in provider.headers:
                 self._add(rule)
+        self.received_hint = _received_hint(self.domains["received"])
 
     def _add(self, rule: HeaderRule) -> None:
         if rule.field == "names":
             _claim(self.names, rule.name, rule)
         elif rule.field in ("values", "x_mailer"):
-            self.values.setdefault(rule.name, []).append((re.compile(rule.pattern, re.I), rule))
+            self.values.setdefault(rule.name, []).append((re.compile(rule.pattern, re.IGNORECASE), rule))
         else:
             _claim(self.domains[rule.field], rule.pattern, rule)
 
@@ -63,7 +64,7 @@ class HeaderMatcher:
         found: list[Evidence] = []
         for name, value in message.headers:
             found.extend(self._header_evidence(name.lower(), name, value))
-        for field, domains in _message_domains(message).items():
+        for field, domains in _message_domains(message, self.received_hint).items():
             for domain in domains:
                 found.extend(self._domain_evidence(field, domain))
         return found
@@ -132,10 +133,35 @@ def _domain_of(address: str | None) -> str:
     return address.rpartition("@")[2].strip(" <>\t\r\n").rstrip(".").lower()
 
 
-def _message_domains(message: Message) -> dict[str, list[str]]:
-    """Domains the message's own headers name, per evidence kind."""
+@dataclass(frozen=True, slots=True)
+class _ReceivedHint:
+    """What a Received line must contain for one of its hosts to fall under a Received rule: a
+    rule matches a host suffix, literally or with '#' for a digit run (``matcher.host_keys``), so
+    a line without any of these texts has no host worth extracting. The host regex is the costly
+    part of header attribution (a quarter of extraction on SpamAssassin): this skips it."""
+
+    literals: tuple[str, ...]
+    digit_runs: re.Pattern[str] | None
+
+    def found_in(self, line: str) -> bool:
+        low = line.lower()
+        return any(text in low for text in self.literals) or bool(self.digit_runs and self.digit_runs.search(low))
+
+
+def _received_hint(patterns: Iterable[str]) -> _ReceivedHint:
+    ordered = sorted(patterns)
+    runs = ["[0-9]+".join(re.escape(piece) for piece in p.split("#")) for p in ordered if "#" in p]
+    return _ReceivedHint(literals=tuple(p for p in ordered if "#" not in p),
+                         digit_runs=re.compile("|".join(runs)) if runs else None)
+
+
+def _message_domains(message: Message, received_hint: _ReceivedHint | None = None) -> dict[str, list[str]]:
+    """Domains the message's own headers name, per evidence kind (Received hosts only on lines
+    ``received_hint`` finds, when one is given)."""
     received: list[str] = []
     for line in message.received:
+        if received_hint is not None and not received_hint.found_in(line):
+            continue
         for host in _HOSTNAME.findall(line):
             if host.lower() not in received:
                 received.append(host.lower())
