@@ -178,12 +178,23 @@ def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
             return
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             eol = detect_eol(bytes(buf[:65536]))
-            shard_start = 0
+            shard_start = released = 0
             for span in iter_spans(buf, 0, size, eol):
                 if span.end - shard_start >= SHARD_BYTES and span.end < size:
                     yield _shard(path, sha256, shard_start, span.end)
                     shard_start = span.end
+                    released = _release(buf, released, span.end)
             yield _shard(path, sha256, shard_start, size)
+
+
+def _release(buf: mmap.mmap, start: int, end: int) -> int:
+    """Drop the pages already scanned from this process's mapping, so planning a mailbox of any
+    size holds one shard's pages, not the whole file (the page cache keeps them; nothing is lost).
+    Returns the new page-aligned start."""
+    page_end = end - end % mmap.PAGESIZE
+    if page_end > start and hasattr(mmap, "MADV_DONTNEED"):
+        buf.madvise(mmap.MADV_DONTNEED, start, page_end - start)
+    return max(start, page_end)
 
 
 def _shard(path: Path, sha256: str, start: int, end: int) -> Shard:
