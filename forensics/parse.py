@@ -390,7 +390,10 @@ _ADDRESS_ITEM = re.compile(
     rf"|(?P<phrase>(?:{_PHRASE_WORD})(?:[ \t]*+(?:{_PHRASE_WORD}))*+)?[ \t]*+<(?P<route>{_ADDR_SPEC})>)"
     r"[ \t]*+(?:,|\Z)")
 _PHRASE_WORDS = re.compile(_PHRASE_WORD)
-_NOT_SIMPLE = re.compile(r"[\[\]:;\\\r\n]")
+# White space other than space and tab: the stdlib drops an atom that str.strip() empties
+# ("\x0b@a" reads as "@a"), so any such character sends the list to the stdlib.
+_OTHER_SPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace() and ch not in " \t\r\n")
+_NOT_SIMPLE = re.compile(r"[\[\]:;\\\r\n" + re.escape(_OTHER_SPACE) + "]")
 
 
 def simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:

@@ -55,14 +55,14 @@ def test_plain_lists_are_read_without_the_stdlib(values: list[str], expected: li
 
 @pytest.mark.parametrize("value", [
     "a@b, ,c@d", "a b", "Name (comment) <a@b>", "group: a@b;", "<@route:a@b>", "a@[1.2.3.4]",
-    '"a\\"b" <a@b>', "a @b", "a@b (c) d", "a@b (c (d))", "Name <a@b> (c)", "(c) a@b", "<a@b c>", "a@b@c", "a.@b", "<>", " ", "a@b\r\n c@d",
+    '"a\\"b" <a@b>', "a @b", "\x0b@a", "x\xa0y <a@b>", "a@b\x1c", "a@b (c) d", "a@b (c (d))", "Name <a@b> (c)", "(c) a@b", "<a@b c>", "a@b@c", "a.@b", "<>", " ", "a@b\r\n c@d",
 ])
 def test_anything_else_goes_to_the_stdlib(value: str) -> None:
     assert simple_addresses([value]) is None
 
 
 _PIECES = st.sampled_from(["a", "b.c", "@", "<", ">", ",", " ", "\t", '"', "x y", ".", "\u00e9",
-                           "\\", "(", ")", ":", ";", "[", "]", "\r", "\n", "\x0b", "d@e.f", "N <g@h>"])
+                           "\\", "(", ")", ":", ";", "[", "]", "\r", "\n", "\x0b", "\xa0", "\x1c", "d@e.f", "N <g@h>"])
 
 
 @settings(max_examples=3000, deadline=None)
