@@ -14,7 +14,9 @@ _LOCATION = {
     "source_path": "path of the evidence file as given on the command line",
     "source_sha256": f"{SHA} of the evidence file, taken before and verified after the run",
     "locator": "where the message sits in that file: `offset=START+LENGTH` (mbox byte range), `file`, "
-               "`member=...` (archive), `folder=...;node=...` (PST), `part=...` (attached message)",
+               "`member=...` (archive; `member=NAME (gzip stream);offset=...` or `member=(gzip stream);offset=...` "
+               "for a compressed member or file, offsets counted in decompressed bytes; likewise bzip2, xz), "
+               "`folder=...;node=...` (PST), `part=...` (attached message)",
 }
 _MESSAGE_REF = {"message_sha256": f"{SHA} of the message's bytes: the key that joins every file"}
 
