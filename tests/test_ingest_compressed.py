@@ -354,7 +354,9 @@ def test_a_real_gzip_bomb_is_refused_in_bounded_time_and_memory(tmp_path: Path) 
     member = gzip.compress(b"\n" * (4 << 20), compresslevel=9, mtime=0)
     path = evidence / "All mail.mbox.gz"
     path.write_bytes(head + member * 256)
-    case = scan_hostile(evidence, tmp_path / "case", peak_mb=400)
+    # 119 MB measured alone; once 455 MB inside a loaded full run (not reproduced): the bound
+    # still proves the 1 GiB payload is never held
+    case = scan_hostile(evidence, tmp_path / "case", peak_mb=700)
     [(_kind, locator, reason)] = case.problems("read-error")
     packed = path.stat().st_size
     assert (locator, reason) == (
