@@ -50,14 +50,15 @@ def ghostery_matches(line: str, example: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
-def backed_rules(provider: Provider) -> set[str]:
-    """Rule ids (without the provider prefix) that an evidence item fires or names."""
+def backed_rules(provider: Provider, attributor: Attributor = ATTRIBUTOR) -> set[str]:
+    """Rule ids (without the provider prefix) that an evidence item fires or names
+    (tools/kb_cite/cite.py passes the attributor of the files it is editing)."""
     backed: set[str] = set()
     for evidence in provider.evidence:
         if not evidence.example:
             backed.add(evidence.rule)
             continue
-        found = ATTRIBUTOR.attribute_url(evidence.example, "", header=None)
+        found = attributor.attribute_url(evidence.example, "", header=None)
         backed.add(found.rule_id.removeprefix(f"{provider.id}/"))
         keys = split_url(evidence.example).keys
         host = next((h.host for k in keys for h in provider.hosts if h.host == k), "")
