@@ -444,13 +444,22 @@ def _parse_date(heads: dict[str, list[str]], defects: list[str]) -> tuple[str | 
     if parsed.tzinfo is None:  # RFC 5322 "-0000": no zone known; treat as UTC, say so
         defects.append("DateWithoutZone")
         parsed = parsed.replace(tzinfo=timezone.utc)
+    if 100 <= parsed.year <= 999:
+        # RFC 5322 4.3: "any three digit year is ... interpreted by adding 1900". Y2K-bug mailers
+        # wrote C's years-since-1900 ("102", or zero-padded "0102") for 2002; date_raw keeps the text.
+        defects.append("ThreeDigitYear")
+        try:
+            parsed = parsed.replace(year=parsed.year + 1900)
+        except ValueError:  # 29 February 400 has no 2300 twin
+            defects.append("InvalidDateHeader")
+            return raw, None
     try:
         utc = parsed.astimezone(timezone.utc)
     except (OverflowError, ValueError):  # year 1 or 9999 pushed out of the calendar by its zone
         defects.append("InvalidDateHeader")
         return raw, None
-    # Four-digit year: glibc's strftime writes year 102 (Y2K-bug mail says "0102") as "102",
-    # which is not ISO 8601 and which the month keys and charts downstream cannot read.
+    # Four-digit year: glibc's strftime writes a year below 1000 (year 1..99 can still reach
+    # here) without padding, which is not ISO 8601 and which the month keys cannot read.
     return raw, f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
 
 

@@ -467,13 +467,14 @@ def test_random_bytes_with_a_valid_magic_number(evidence: Path, tmp_path: Path) 
     assert (len(recorded - read), len(read)) == (39, 8 + 1)  # refused or skipped; read (and normal.eml)
 
 
-def test_year_102_dates_stay_iso_and_the_report_is_written(evidence: Path, tmp_path: Path) -> None:
-    # Found by tools/robustness_report.py: 62 SpamAssassin messages are dated "0102" (a Y2K
-    # bug); strftime wrote "102-08-22...", and the charts could not read that month.
+def test_y2k_bug_years_are_read_as_rfc_5322_says_and_the_report_is_written(evidence: Path, tmp_path: Path) -> None:
+    # Found by tools/robustness_report.py: 62 SpamAssassin messages are dated "0102" (a Y2K bug:
+    # C's years since 1900, zero-padded). RFC 5322 4.3 adds 1900 to a three-digit year.
     (evidence / "y2k.eml").write_bytes(HEAD + b"Date: Thu, 22 Aug 0102 12:07:35 +0800\n\nold\n")
     case = scan_hostile(evidence, tmp_path / "case")
-    assert case.conn.execute("SELECT date_utc FROM messages WHERE subject = 'hostile'").fetchone() == (
-        "0102-08-22T04:07:35Z",)
+    assert case.conn.execute("SELECT date_raw, date_utc, defects FROM messages WHERE subject = 'hostile'"
+                             ).fetchone() == ("Thu, 22 Aug 0102 12:07:35 +0800", "2002-08-22T04:07:35Z",
+                                              '["ThreeDigitYear"]')
     report = write_report(tmp_path / "case", tmp_path / "case", argv=["test"])
     assert (tmp_path / "case" / "chart_prevalence.svg") in report.outputs
 

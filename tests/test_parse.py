@@ -140,3 +140,18 @@ def test_eight_bit_header_and_bom() -> None:
     (m,) = parse(b"\xef\xbb\xbfSubject: Gro\xdfe Rabatte\nFrom: a@example.net\n\nx\n")
     assert m.subject == "Große Rabatte"
     assert m.defects == ("LeadingByteOrderMark",)
+
+
+@pytest.mark.parametrize(("date", "utc", "defects"), [
+    # RFC 5322 4.3: a three-digit year adds 1900 (Y2K-bug mailers wrote C's tm_year, some zero-padded)
+    ("Thu, 22 Aug 102 12:07:35 +0800", "2002-08-22T04:07:35Z", ("ThreeDigitYear",)),
+    ("Thu, 22 Aug 0102 12:07:35 +0800", "2002-08-22T04:07:35Z", ("ThreeDigitYear",)),
+    # two digits: the stdlib adds 1900 from 69 (the RFC from 50; no e-mail predates 1969)
+    ("Sun, 22 Aug 99 12:07:35 +0000", "1999-08-22T12:07:35Z", ()),
+    ("Sun, 22 Aug 2024 12:07:35 -0000", "2024-08-22T12:07:35Z", ("DateWithoutZone",)),
+    # 29 February 400 exists, 29 February 2300 does not: no date rather than a wrong one
+    ("Tue, 29 Feb 0400 12:00:00 +0000", None, ("ThreeDigitYear", "InvalidDateHeader")),
+])
+def test_date_years_are_read_as_rfc_5322_says(date: str, utc: str | None, defects: tuple[str, ...]) -> None:
+    (m,) = parse(b"From: a@b.example\nDate: " + date.encode() + b"\nSubject: d\n\nx\n")
+    assert (m.date_raw, m.date_utc, m.defects) == (date, utc, defects)

@@ -27,8 +27,8 @@ def _case(tmp_path: Path) -> Path:
 
 
 def test_a_y2k_year_among_modern_mail_does_not_widen_the_prevalence_chart() -> None:
-    # 'Date: ... 0102' read as year 102 among mail of 2002: 1,901 yearly bars.
-    months = [Month(month="0102-07", messages=3, tracked=0), Month(month="2002-08", messages=500, tracked=40)]
+    # A date in year 1002 (a typo, or a forged header) among mail of 2002: 1,001 yearly bars.
+    months = [Month(month="1002-07", messages=3, tracked=0), Month(month="2002-08", messages=500, tracked=40)]
     assert chart_prevalence(months).get_size_inches()[0] == MAX_WIDTH
     # 40 bars or fewer: the width grows with the bars, as before the cap.
     few = [Month(month=f"{2022 + m // 12}-{m % 12 + 1:02d}", messages=2, tracked=1) for m in range(30)]
