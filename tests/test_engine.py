@@ -75,6 +75,28 @@ def test_output_is_identical_whatever_the_worker_count(tmp_path: Path, monkeypat
     assert shards[1] == messages
 
 
+def test_output_is_identical_whatever_the_shard_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    evidence = make_evidence(tmp_path, eml_files=0)
+    cli_scan(evidence, tmp_path / "whole", "--workers", "1")  # 400 kB: one shard
+    monkeypatch.setattr(mbox_reader, "SHARD_BYTES", 25_000)
+    cli_scan(evidence, tmp_path / "cut", "--workers", "1")
+    with sqlite3.connect(tmp_path / "cut" / "case.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM shards").fetchone()[0] == 12
+    whole, cut = csv_files(tmp_path / "whole"), csv_files(tmp_path / "cut")
+    assert whole.keys() == cut.keys()
+    for name in whole:
+        assert whole[name] == cut[name], f"{name} differs between shard sizes"
+
+
+def test_pool_workers_start_with_the_knowledge_base_compiled() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from forensics.engines.shard import is_warm
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=local_engine.mp_context()) as pool:
+        assert pool.submit(is_warm).result() is True
+
+
 def test_scan_reports_tasks_and_batches_small_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     evidence = make_evidence(tmp_path, mbox_bytes=100_000, eml_files=20)
     monkeypatch.setattr(pipeline, "BATCH_FILES", 8)

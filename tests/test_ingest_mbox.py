@@ -156,6 +156,16 @@ def test_shards_cut_at_message_boundaries_and_read_the_same_messages(tmp_path: P
     assert len(sharded) == 6
 
 
+@pytest.mark.parametrize(("size", "cut_every"), [
+    (0, 1024 * 1024),
+    (32_538_194, 1024 * 1024),  # the SpamAssassin corpus: 31 shards, not 8 (two workers finish together)
+    (64 * 1024 * 1024, 2 * 1024 * 1024),
+    (1024 ** 3, 4 * 1024 * 1024),  # large files: SHARD_BYTES
+])
+def test_a_smaller_mbox_is_cut_into_smaller_shards(size: int, cut_every: int) -> None:
+    assert mbox.shard_bytes(size) == cut_every
+
+
 def test_stream_window_cuts_like_a_mapped_file() -> None:
     data = (BOX * 50).replace(b"\n", b"\r\n")
     window = StreamWindow(io.BytesIO(data), len(data), chunk=64)

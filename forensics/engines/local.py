@@ -34,11 +34,12 @@ def mp_context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one (no fork of a threaded parent), else spawn.
 
     Either way workers import ``forensics.engines.shard`` and so every stage; the
-    forkserver preloads it once so each worker starts in milliseconds.
+    forkserver preloads it once, with the knowledge base compiled (``engines/preload.py``),
+    so each worker starts in milliseconds, ready to analyse.
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["forensics.engines.shard"])
+        context.set_forkserver_preload(["forensics.engines.shard", "forensics.engines.preload"])
         return context
     return multiprocessing.get_context("spawn")
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import forensics.stages  # noqa: F401 - registers every per-message stage in this process
 from forensics.analyse import Settings, analyse
+from forensics.domains import registered_domain
 from forensics.errors import ReadError
 from forensics.ingest import READERS
 from forensics.ingest.base import Shard
 from forensics.parse import parse_rfc5322
+from forensics.providers import default_attributor
 from forensics.records import Findings, Message, ProblemRow, RawMessage, ShardRow
 from forensics.store import EncodedRows, encode_findings, release_heap
 
@@ -52,6 +54,18 @@ def run_task(task: Task, settings: Settings) -> TaskResult:
         del findings
         release_heap()  # the shard's parsing garbage: a worker's heap must not creep up task after task
     return results
+
+
+def warm() -> None:
+    """Load now what the first message would: the compiled knowledge base and the public-suffix
+    list (a few tenths of a second of CPU, paid once per process; see ``engines/preload.py``)."""
+    default_attributor()
+    registered_domain("example.com")
+
+
+def is_warm() -> bool:
+    """Whether this process has the knowledge base compiled already."""
+    return default_attributor.cache_info().currsize > 0
 
 
 def crashed_task(task: Task, reason: str) -> TaskResult:

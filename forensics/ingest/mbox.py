@@ -25,6 +25,12 @@ Buffer = bytes | mmap.mmap | StreamWindow  # a mapped file, bytes, or a window o
 # ~4 MiB: at full-analysis speed a shard is seconds of work, so workers stay balanced, a
 # killed scan loses little, and a shard's rows (about 1.3x its bytes) stay small in flight.
 SHARD_BYTES = 4 * 1024 * 1024
+# A smaller mbox is cut into about SHARDS_PER_FILE ranges (not fewer than MIN_SHARD_BYTES, the
+# size below which the pipeline batches shards together again): 8 shards of 4 MiB left one of
+# two workers idle for a whole shard at the end of a 32 MB mbox. Depends on the size alone,
+# never on the number of workers, so the plan (and --resume) is the same whatever the workers.
+SHARDS_PER_FILE = 32
+MIN_SHARD_BYTES = 1024 * 1024
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 # A plausible From_ line: a sender token and a date (a time of day and a year, asctime,
@@ -172,19 +178,25 @@ def _is_separator(buf: Buffer, line: int, eol: bytes, size: int) -> bool:
 
 
 def plan(path: Path, sha256: str, size: int) -> Iterator[Shard]:
-    """Cut the mbox into shards of about SHARD_BYTES at message boundaries."""
+    """Cut the mbox into shards of about ``shard_bytes(size)`` at message boundaries."""
     with open(path, "rb") as handle:
         if size == 0:
             return
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             eol = detect_eol(bytes(buf[:65536]))
             shard_start = released = 0
+            limit = shard_bytes(size)
             for span in iter_spans(buf, 0, size, eol):
-                if span.end - shard_start >= SHARD_BYTES and span.end < size:
+                if span.end - shard_start >= limit and span.end < size:
                     yield _shard(path, sha256, shard_start, span.end)
                     shard_start = span.end
                     released = _release(buf, released, span.end)
             yield _shard(path, sha256, shard_start, size)
+
+
+def shard_bytes(size: int) -> int:
+    """The byte range to cut an mbox of ``size`` bytes into (see SHARDS_PER_FILE)."""
+    return min(SHARD_BYTES, max(MIN_SHARD_BYTES, size // SHARDS_PER_FILE))
 
 
 def _release(buf: mmap.mmap, start: int, end: int) -> int:
