@@ -194,7 +194,10 @@ def explain_command(
 
 def _summary(store: Store) -> dict[str, Any]:
     inputs = input_summaries(store)
-    count = lambda sql: next(store.query(sql))[0]  # noqa: E731
+
+    def count(sql: str) -> int:
+        return int(next(store.query(sql))[0])
+
     return {
         "inputs": inputs,
         "messages": count("SELECT COUNT(*) FROM messages"),

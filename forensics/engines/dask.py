@@ -39,12 +39,12 @@ class DaskEngine:
             ) from e
         try:
             if self.scheduler:
-                self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT)
+                self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
             else:
-                self._cluster = LocalCluster(
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=self.workers, threads_per_worker=1, dashboard_address=None
                 )
-                self._client = Client(self._cluster)
+                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as e:
             self.__exit__()
             raise ForensicsError(f"cannot reach the Dask scheduler at {self.scheduler}: {e}") from e
@@ -62,7 +62,7 @@ class DaskEngine:
 
     def _threads(self) -> int:
         info = self._client.scheduler_info()
-        return max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
 
     def run(self, tasks: Sequence[Task], settings: Settings) -> Iterator[TaskResult]:
         """Each task's results, in task order; a bounded number of tasks on the cluster."""

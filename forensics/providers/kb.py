@@ -277,7 +277,8 @@ def _evidence(item: dict[str, Any], meta: Meta, where: str) -> Evidence:
 
 def _check_unverified(provider: Provider, where: str) -> None:
     """Unverified entries must name real rules, so the list stays true when rules change."""
-    known = {r.rule_id.removeprefix(f"{provider.id}/") for r in (*provider.url_rules, *provider.headers)}
+    ids = [r.rule_id for r in provider.url_rules] + [r.rule_id for r in provider.headers]
+    known = {rule_id.removeprefix(f"{provider.id}/") for rule_id in ids}
     stale = sorted(set(provider.unverified) - known)
     if stale:
         raise KnowledgeBaseError(f"{where}: 'unverified' names rules that do not exist: {stale}")
