@@ -21,12 +21,12 @@ from forensics import __version__
 from forensics.correlate.export import write_graphs
 from forensics.errors import ReadError
 from forensics.report.charts import Drawn, iter_charts, render
-from forensics.report.csvout import QUERIES, csv_cells, csv_writer
+from forensics.report.csvout import QUERIES, TextChunks, csv_cells, csv_writer
 from forensics.report.dictionary import write_dictionary
 from forensics.report.html import Context, render_report
-from forensics.report.jsonl import jsonl_line
+from forensics.report.jsonl import line_writer as jsonl_line_writer
 from forensics.report.manifest import rules_version, write_manifest
-from forensics.report.tables import export_plan, iter_rows
+from forensics.report.tables import export_plan
 from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline
 from forensics.store import CASE_FILE, Store, trim_memory
@@ -35,6 +35,7 @@ from forensics.store import CASE_FILE, Store, trim_memory
 PARALLEL_FROM_MESSAGES = 2000
 MAX_HELPERS = 4
 REPORT_CACHE_KIB = 8 * 1024
+EXPORT_BATCH = 1024  # rows fetched, formatted and written together
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,16 +150,22 @@ def _write_exports(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[str, int]
 
 
 def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path, jsonl_path: Path) -> int:
-    """The CSV and the JSON Lines file of one export from one pass over the query (streamed)."""
-    header, rows = iter_rows(conn, sql)
+    """The CSV and the JSON Lines file of one export from one pass over the query (streamed,
+    a batch of rows at a time: one write per batch and file, not two per row)."""
+    cursor = conn.execute(sql)
+    header = [d[0] for d in cursor.description]
+    line = jsonl_line_writer(header)
     count = 0
     with (open(csv_path, "w", newline="", encoding="utf-8") as csv_handle,
           open(jsonl_path, "w", encoding="utf-8", newline="\n") as jsonl_handle):
-        writer = csv_writer(csv_handle, header)
-        for row in rows:
-            writer.writerow(csv_cells(row))
-            jsonl_handle.write(jsonl_line(header, row))
-            count += 1
+        sink = TextChunks()
+        writer = csv_writer(sink, header)  # type: ignore[arg-type]
+        while batch := cursor.fetchmany(EXPORT_BATCH):
+            writer.writerows([csv_cells(row) for row in batch])
+            csv_handle.write(sink.drain())
+            jsonl_handle.write("".join([line(row) for row in batch]))
+            count += len(batch)
+        csv_handle.write(sink.drain())  # the header of an empty export
     return count
 
 

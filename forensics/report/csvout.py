@@ -85,6 +85,20 @@ def write_query_csv(store: Store, sql: str, path: Path) -> int:
     return count
 
 
+class TextChunks:
+    """A text sink that keeps what it is given (a csv writer's file), to be written out in one
+    call per batch of rows instead of one per row."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.write = self.parts.append
+
+    def drain(self) -> str:
+        text = "".join(self.parts)
+        self.parts.clear()
+        return text
+
+
 def csv_writer(handle: TextIO, header: list[str]) -> Any:
     """A CSV writer on an open file (newline=""), the header row written."""
     writer = csv.writer(handle, lineterminator="\r\n")
@@ -92,9 +106,16 @@ def csv_writer(handle: TextIO, header: list[str]) -> Any:
     return writer
 
 
-def csv_cells(row: Sequence[object]) -> list[object]:
-    """``neutralise_cell`` of every value, inline: this runs for every cell of the case."""
-    return ["'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in row]
+_FORMULA_FIRST = frozenset(FORMULA_START)  # each a single character
+
+
+def csv_cells(row: Sequence[object]) -> Sequence[object]:
+    """``neutralise_cell`` of every value, inline: this runs for every cell of the case. Most
+    rows need nothing changed, and are returned as they are."""
+    for v in row:
+        if isinstance(v, str) and v[:1] in _FORMULA_FIRST:
+            return ["'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in row]
+    return row
 
 
 def write_csvs(store: Store, out: Path, queries: dict[str, str] | None = None) -> list[Path]:

@@ -7,7 +7,8 @@ run by spreadsheets), keys in column order, UTF-8 without escaping, one row per 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from forensics.report.tables import Export, iter_rows
@@ -32,6 +33,46 @@ def write_query_jsonl(store: Store, sql: str, path: Path) -> int:
 def jsonl_line(header: Sequence[str], row: Sequence[object]) -> str:
     """One row as a JSON object, keys in column order, and its newline."""
     return _ENCODER.encode(dict(zip(header, row))) + "\n"
+
+
+def _float_text(value: float) -> str:
+    """A float as json writes it (``allow_nan``: NaN and the infinities as JavaScript names)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+# What json's encoder writes for each type SQLite returns (and bool), value by value.
+_VALUE_TEXT: dict[type, Callable[[object], str]] = {
+    str: encode_basestring,  # json's own (C) string encoder, as ensure_ascii=False uses it
+    int: int.__repr__,  # type: ignore[dict-item]
+    float: _float_text,  # type: ignore[dict-item]
+    type(None): lambda _value: "null",
+    bool: lambda value: "true" if value else "false",
+}
+
+
+def line_writer(header: Sequence[str]) -> Callable[[Sequence[object]], str]:
+    """``jsonl_line`` for one header, made once: the keys are encoded once and each row is its
+    values' JSON put into a template (the encoder's per-call setup costs more than a row's text).
+
+    A row holding any other type (a BLOB) goes through ``jsonl_line``, and so does every row of
+    a header that names a column twice (a dict keeps one key, where its first copy stood).
+    """
+    if len(set(header)) != len(header):
+        return lambda row: jsonl_line(header, row)
+    template = "{" + ", ".join(encode_basestring(h).replace("%", "%%") + ": %s" for h in header) + "}\n"
+    text = _VALUE_TEXT
+
+    def line(row: Sequence[object]) -> str:
+        try:
+            return template % tuple([text[v.__class__](v) for v in row])
+        except KeyError:
+            return jsonl_line(header, row)
+
+    return line
 
 
 def write_jsonl(store: Store, out: Path, plan: list[Export]) -> list[Path]:

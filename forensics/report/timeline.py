@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from forensics.report.safe import neutralise_cell
+from forensics.report.csvout import TextChunks, csv_cells
 from forensics.store import Store
 
 COLUMNS = (
@@ -89,33 +89,36 @@ def envelope_event(envelope: str) -> Event | None:
     return None
 
 
-def message_events(row: sqlite3.Row) -> Iterator[Event]:
-    first = date_event(row["date_raw"], row["date_utc"])
+def _events(date_raw: str, date_utc: str, received_json: str, envelope: str) -> Iterator[Event]:
+    first = date_event(date_raw, date_utc)
     if first:
         yield first
-    yield from received_events(row["received_json"])
-    envelope = envelope_event(row["envelope"])
-    if envelope:
-        yield envelope
+    yield from received_events(received_json)
+    last = envelope_event(envelope)
+    if last:
+        yield last
 
 
-def _summary(row: sqlite3.Row, event: Event) -> str:
-    sender = row["from_addr"] or "(no sender)"
-    subject = row["subject"] or "(no subject)"
-    return f"{event.desc}: {subject} from {sender}"
+def message_events(row: sqlite3.Row) -> Iterator[Event]:
+    return _events(row["date_raw"], row["date_utc"], row["received_json"], row["envelope"])
+
+
+def _event_rows(conn: sqlite3.Connection) -> Iterator[tuple[object, ...]]:
+    """Every event as a row of ``COLUMNS``; its ``message`` says what the clock is, then the
+    subject and the sender. Plain tuples: this runs once per clock of the case."""
+    for (sha, subject, from_addr, to_addrs, message_id, date_raw, date_utc, received_json, source_path,
+         source_sha256, locator, envelope) in conn.execute(_MESSAGES):
+        about = f": {subject or '(no subject)'} from {from_addr or '(no sender)'}"
+        for event in _events(date_raw, date_utc, received_json, envelope):
+            when = event.when
+            yield (event.desc + about, when.strftime("%Y-%m-%dT%H:%M:%S+00:00"), int(when.timestamp()) * 1_000_000,
+                   event.desc, sha, subject, from_addr, to_addrs, message_id, source_path, source_sha256, locator,
+                   event.raw)
 
 
 def _spool(store: Store, spool: sqlite3.Connection) -> None:
     spool.execute(f"CREATE TABLE e ({', '.join(c + ' ' for c in COLUMNS)})")
-    marks = ", ".join("?" for _ in COLUMNS)
-    for row in store.query(_MESSAGES):
-        for event in message_events(row):
-            spool.execute(f"INSERT INTO e VALUES ({marks})", (
-                _summary(row, event), event.when.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
-                int(event.when.timestamp()) * 1_000_000, event.desc, row["message_sha256"],
-                row["subject"], row["from_addr"], row["to_addrs"], row["message_id"],
-                row["source_path"], row["source_sha256"], row["locator"], event.raw,
-            ))
+    spool.executemany(f"INSERT INTO e VALUES ({', '.join('?' for _ in COLUMNS)})", _event_rows(store.conn))
 
 
 def write_timeline(store: Store, path: Path) -> int:
@@ -126,11 +129,14 @@ def write_timeline(store: Store, path: Path) -> int:
         rows = spool.execute(f"SELECT {', '.join(COLUMNS)} FROM e ORDER BY {', '.join(COLUMNS[1:])}, message")
         count = 0
         with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\r\n")
+            sink = TextChunks()
+            writer = csv.writer(sink, lineterminator="\r\n")
             writer.writerow(COLUMNS)
-            for row in rows:
-                writer.writerow([neutralise_cell(v) for v in row])
-                count += 1
+            while batch := rows.fetchmany(1024):
+                writer.writerows([csv_cells(row) for row in batch])  # neutralise_cell of each value
+                handle.write(sink.drain())
+                count += len(batch)
+            handle.write(sink.drain())
         return count
     finally:
         spool.close()
