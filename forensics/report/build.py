@@ -17,19 +17,25 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from forensics import __version__
 from forensics.correlate.export import write_graphs
 from forensics.errors import ReadError
-from forensics.report.charts import Drawn, iter_charts, render
 from forensics.report.csvout import QUERIES, TextChunks, csv_cells, csv_writer
 from forensics.report.dictionary import write_dictionary
-from forensics.report.html import Context, render_report
 from forensics.report.jsonl import line_writer as jsonl_line_writer
 from forensics.report.manifest import rules_version, write_manifest
 from forensics.report.tables import export_plan
 from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline
 from forensics.store import CASE_FILE, Store, trim_memory
+
+if TYPE_CHECKING:
+    from forensics.report.charts import Drawn
+
+# The charts and the page are imported where they are made: a helper process imports this
+# module to write exports or graphs, and matplotlib alone would cost it about a second.
 
 # A case this large writes its exports in other processes while this one draws the charts.
 PARALLEL_FROM_MESSAGES = 2000
@@ -55,12 +61,13 @@ def _header(path: Path) -> list[str]:
 
 
 def _write_data(store: Store, out: Path, helpers: int) -> tuple[
-        list[Path], dict[str, int], dict[str, list[str]], dict[str, list[str]], Callable[[], None]]:
-    """Every export's CSV and JSON Lines file, and the timeline.
+        list[Path], dict[str, int], dict[str, list[str]], dict[str, list[str]], Callable[[], list[Path]]]:
+    """Every export's CSV and JSON Lines file, and the timeline; the graphs are started.
 
-    With ``helpers``, the exports are written by that many other processes while this
-    one goes on with the charts and the graph: the last value returned waits for them
-    (until then, ``rows`` is incomplete). The files are the same either way.
+    With ``helpers``, the exports and the graphs are written by that many other processes
+    while this one goes on with the timeline and the charts. The last value returned
+    waits for them and returns the graph files (until then, ``rows`` is incomplete). The
+    files are the same either way.
     """
     outputs: list[Path] = []
     rows: dict[str, int] = {}
@@ -72,7 +79,7 @@ def _write_data(store: Store, out: Path, helpers: int) -> tuple[
         jobs.append((export.name, export.sql, csv_path, jsonl_path))
         files[export.name] = [csv_path.name, jsonl_path.name]
         outputs += [csv_path, jsonl_path]
-    finish = _start_exports(store, jobs, rows, headers, helpers)
+    finish = _start_exports(store, jobs, rows, headers, helpers, graphs=out)
     timeline = out / "timeline.csv"
     rows["timeline"] = write_timeline(store, timeline)
     headers["timeline"], files["timeline"] = list(TIMELINE_COLUMNS), [timeline.name]
@@ -84,37 +91,54 @@ _Job = tuple[str, str, Path, Path]  # export name, query, CSV path, JSON Lines p
 
 
 def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers: dict[str, list[str]],
-                   helpers: int) -> Callable[[], None]:
-    """Write the exports here now, or start them in ``helpers`` processes; returns the wait.
+                   helpers: int, graphs: Path | None = None) -> Callable[[], list[Path]]:
+    """Write the exports here now, or start them in ``helpers`` processes; returns the wait,
+    which also writes the graph files into folder ``graphs`` (or has a helper write them) and
+    returns them.
 
-    Each export is its own task, the largest first. When this process has drawn the
-    charts and the graph, the wait takes back the tasks no helper has started yet,
-    smallest first, and writes them here: both ends of the list finish together.
+    Each export is its own task, the largest first, after the graphs (one task that cannot
+    be split). When this process has written the timeline and drawn the charts, the wait
+    takes back the tasks no helper has started yet, smallest first, and does them here:
+    both ends of the list finish together.
     """
     def record(counts: dict[str, int]) -> None:
         for name, _sql, csv_path, _jsonl in jobs:
             if name in counts:
                 rows[name], headers[name] = counts[name], _header(csv_path)
 
+    def graphs_here() -> list[Path]:
+        if graphs is None:
+            return []
+        written = write_graphs(store.conn, graphs)  # graph.* and graph_brokers.* (forensics.correlate)
+        trim_memory()
+        return written
+
     if helpers < 1:
         record(_write_exports(store.conn, jobs))
-        return lambda: None
-    from concurrent.futures import ProcessPoolExecutor
+        return graphs_here
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     from forensics.engines.local import mp_context
 
     pool = ProcessPoolExecutor(max_workers=helpers, mp_context=mp_context())
-    tasks = [(job, pool.submit(_export_in_process, str(store.path), [job]))
-             for job in _largest_first(store.conn, jobs)]
+    case_file = str(store.path)
+    graph_task: list[Future[list[Path]]] = (
+        [pool.submit(_graphs_in_process, case_file, str(graphs))] if graphs is not None else [])
+    tasks = [(job, pool.submit(_export_in_process, case_file, [job])) for job in _largest_first(store.conn, jobs)]
 
-    def finish() -> None:
+    def finish() -> list[Path]:
         try:
             for job, future in reversed(tasks):
                 if future.cancel():  # not started by a helper: write it here
                     record(_write_exports(store.conn, [job]))
+            graph_here = bool(graph_task) and graph_task[0].cancel()
+            written = graphs_here() if graph_here else []
             for _job, future in tasks:
                 if not future.cancelled():
                     record(future.result())
+            if graph_task and not graph_here:
+                written = [Path(p) for p in graph_task[0].result()]
+            return written
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -136,11 +160,24 @@ def _largest_first(conn: sqlite3.Connection, jobs: list[_Job]) -> list[_Job]:
     return sorted(jobs, key=lambda job: (-weight(job), job[0]))
 
 
+def _read_only(case_file: str) -> sqlite3.Connection:
+    return sqlite3.connect(f"{Path(case_file).resolve().as_uri()}?mode=ro", uri=True)
+
+
 def _export_in_process(case_file: str, jobs: list[_Job]) -> dict[str, int]:
     """In a helper process: the case opened read-only, some exports written."""
-    conn = sqlite3.connect(f"{Path(case_file).resolve().as_uri()}?mode=ro", uri=True)
+    conn = _read_only(case_file)
     try:
         return _write_exports(conn, jobs)
+    finally:
+        conn.close()
+
+
+def _graphs_in_process(case_file: str, folder: str) -> list[str]:
+    """In a helper process: the case opened read-only (the graphs' tables are temporary), the graphs written."""
+    conn = _read_only(case_file)
+    try:
+        return [str(p) for p in write_graphs(conn, Path(folder))]
     finally:
         conn.close()
 
@@ -171,22 +208,34 @@ def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path, jsonl_path
 
 def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[Drawn]]:
     """Each chart drawn, written as PNG and SVG, and let go before the next is drawn."""
+    from forensics.report.charts import Drawn, iter_charts, render
+
     outputs: list[Path] = []
     drawn = []
-    for chart in iter_charts(store.conn):
-        svg = render(chart.figure, "svg")
-        for fmt, data in (("png", render(chart.figure, "png")), ("svg", svg)):
-            path = out / f"{chart.stem}.{fmt}"
-            path.write_bytes(data)
-            outputs.append(path)
-        drawn.append(Drawn(stem=chart.stem, title=chart.title, empty=chart.empty, svg=svg))
-        chart.figure.clear()
-        del chart
-        gc.collect()  # a figure is a web of reference cycles: free it now, not at some later collection
+    # The collections below need only look at what the charts make: what exists now (modules,
+    # matplotlib's own tables) is set aside for the while (a full collection of it costs more
+    # than drawing a small chart).
+    gc.collect()
+    gc.freeze()
+    try:
+        for chart in iter_charts(store.conn):
+            svg = render(chart.figure, "svg")
+            for fmt, data in (("png", render(chart.figure, "png")), ("svg", svg)):
+                path = out / f"{chart.stem}.{fmt}"
+                path.write_bytes(data)
+                outputs.append(path)
+            drawn.append(Drawn(stem=chart.stem, title=chart.title, empty=chart.empty, svg=svg))
+            chart.figure.clear()
+            del chart
+            gc.collect()  # a figure is a web of reference cycles: free it now, not at some later collection
+    finally:
+        gc.unfreeze()
     return outputs, drawn
 
 
 def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[Drawn]) -> Path:
+    from forensics.report.html import Context, render_report
+
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
     ctx = Context(conn=store.conn, plan=plan, tool_version=__version__, rules_version=rules_version(),
                   counts=counts)
@@ -227,10 +276,9 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
         try:
             charts, rendered = _write_charts(store, out)
             trim_memory()
-            graphs = write_graphs(store.conn, out)  # graph.* and graph_brokers.* (forensics.correlate)
-            trim_memory()
         finally:
-            finish()  # the page and the dictionary need every export's row count and header
+            # The graph files; and the page and the dictionary need every export's row count and header.
+            graphs = finish()
         outputs = data + charts + [_write_page(store, out, rows, rendered)] + graphs
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
         finished_scan = scan_finished or _meta(store, "last_scan_finished_utc")

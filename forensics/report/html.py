@@ -22,14 +22,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forensics.correlate.metrics import UNATTRIBUTED
 from forensics.correlate.sources import RECIPIENT_ROLE
 from forensics.report import facts
-from forensics.report.charts import Drawn
 from forensics.report.facts import Summary
 from forensics.report.tables import Export, has_table
+
+if TYPE_CHECKING:  # the charts module imports matplotlib; the page only reads what it drew
+    from forensics.report.charts import Drawn
 
 ROW_LIMIT = 1000  # rows per table in the HTML; the CSV files hold everything
 LIST_SHOWN = 12  # names listed in a sentence of the summary
