@@ -233,12 +233,13 @@ def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[Drawn]]:
     return outputs, drawn
 
 
-def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[Drawn]) -> Path:
+def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[Drawn],
+                rules: str | None = None) -> Path:
     from forensics.report.html import Context, render_report
 
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
-    ctx = Context(conn=store.conn, plan=plan, tool_version=__version__, rules_version=rules_version(),
-                  counts=counts)
+    ctx = Context(conn=store.conn, plan=plan, tool_version=__version__,
+                  rules_version=rules_version() if rules is None else rules, counts=counts)
     page = out / "report.html"
     page.write_text(render_report(ctx, rendered), encoding="utf-8", newline="\n")
     return page
@@ -279,14 +280,15 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
         finally:
             # The graph files; and the page and the dictionary need every export's row count and header.
             graphs = finish()
-        outputs = data + charts + [_write_page(store, out, rows, rendered)] + graphs
+        rules = rules_version()  # once for the page and the manifest
+        outputs = data + charts + [_write_page(store, out, rows, rendered, rules)] + graphs
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
         finished_scan = scan_finished or _meta(store, "last_scan_finished_utc")
     # The store is closed (WAL checkpointed) before its file is hashed.
     sealed = outputs + ([case / CASE_FILE] if case.resolve() == out.resolve() else [])
     with Store(case) as store:
         manifest = write_manifest(store, out, argv=argv, started=scan_started, finished=finished_scan,
-                                  outputs=sealed, report_started=started, report_finished=_utc_now())
+                                  outputs=sealed, report_started=started, report_finished=_utc_now(), rules=rules)
     return ReportResult(folder=out, outputs=tuple(outputs + [manifest]), rows=rows)
 
 

@@ -68,12 +68,15 @@ def output_records(outputs: list[Path]) -> dict[str, dict[str, Any]]:
 
 def write_manifest(
     store: Store, out: Path, *, argv: list[str], started: str, finished: str, outputs: list[Path],
-    report_started: str = "", report_finished: str = "",
+    report_started: str = "", report_finished: str = "", rules: str | None = None,
 ) -> Path:
-    """Write ``manifest.json``; ``outputs`` are hashed as they are now (write them first)."""
+    """Write ``manifest.json``; ``outputs`` are hashed as they are now (write them first).
+
+    ``rules``: the rule set's version when the caller has read it already (``rules_version``
+    reads and checks the whole knowledge base)."""
     manifest = {
         "tool": {"name": "forensics", "version": __version__},
-        "rules": {"version": rules_version()},
+        "rules": {"version": rules_version() if rules is None else rules},
         "report_started_utc": report_started,
         "report_finished_utc": report_finished,
         "python": sys.version.split()[0],
