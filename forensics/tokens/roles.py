@@ -26,11 +26,12 @@ idempotent and gives the same result however the case was built up.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
-import sqlite3
-from collections.abc import Iterable
+import operator
 from dataclasses import dataclass
-from typing import ClassVar, cast
+from typing import Any, ClassVar
 
 from forensics.analyse import Settings
 from forensics.records import Row
@@ -64,11 +65,17 @@ class TokenRoleRow(Row):
     chains: str
 
 
-PAIRS_SQL = """
+# Messages with URLs per (sender, recipient) pair: a temporary table, not a dict, so memory
+# does not grow with the number of pairs in the case.
+PAIRS_TABLE = "temp.token_pairs"
+PAIRS_SCHEMA = f"CREATE TABLE IF NOT EXISTS {PAIRS_TABLE} (sender TEXT, recipient TEXT, n INTEGER)"
+PAIRS_SQL = f"""
+    INSERT INTO {PAIRS_TABLE}
     SELECT sender, recipient, COUNT(*) FROM message_recipients mr
     WHERE EXISTS (SELECT 1 FROM url_tokens t WHERE t.message_sha256 = mr.message_sha256)
     GROUP BY sender, recipient
 """
+PAIRS_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS temp.token_pairs_key ON token_pairs (sender, recipient)"
 # Aligned tokens of two copies: same sender and body shape, different recipients, same
 # URL slot, same place and decoding in that URL. Counted per place instead of pairing
 # the copies (a self-join is quadratic in the copies of one newsletter): for a token of
@@ -104,12 +111,21 @@ COPIES_SQL = f"""
            SUM(n * (place - place_to - place_value + n)) AS differing
     FROM counted GROUP BY value HAVING compared > 0
 """
+# Every occurrence with its pair's message count (looked up in SQL) and its copy counts,
+# grouped by value: only the columns the roles read, so the sort stays narrow.
 TOKENS_SQL = f"""
-    SELECT t.value, t.message_sha256, t.sender, t.recipient, t.provider, t.host, t.location, t.chain,
-           t.length, t.charclass, t.entropy, c.compared, c.differing
-    FROM url_tokens t LEFT JOIN {COPIES_TABLE} c ON c.value = t.value
-    ORDER BY t.value, t.message_sha256, t.finding_id, t.location, t.chain
+    SELECT t.value, t.message_sha256, t.sender, t.recipient, COALESCE(p.n, 0), t.provider, t.host,
+           t.location, COALESCE(NULLIF(t.chain, ''), 'as written'), t.length, t.charclass, t.entropy,
+           COALESCE(c.compared, 0), COALESCE(c.differing, 0)
+    FROM url_tokens t LEFT JOIN {PAIRS_TABLE} p ON p.sender = t.sender AND p.recipient = t.recipient
+    LEFT JOIN {COPIES_TABLE} c ON c.value = t.value
+    ORDER BY t.value
 """
+TEMP_TABLES = (PAIRS_TABLE, COPIES_TABLE)
+# Columns of TOKENS_SQL: the message, its pair, and the lists a role row names (senders,
+# providers, hosts, locations, chains: distinct, non-empty, sorted).
+_MESSAGE, _SENDER, _RECIPIENT, _PAIR_N, _LENGTH, _CLASS, _ENTROPY, _COMPARED, _DIFFERING = 1, 2, 3, 4, 9, 10, 11, 12, 13
+_LISTS = (2, 5, 6, 7, 8)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,59 +162,63 @@ def decide(seen: _Seen) -> tuple[str, str]:
 def assign_roles(store: Store, settings: Settings) -> None:  # noqa: ARG001 - finalizer signature
     """Recompute ``token_roles`` from ``url_tokens`` and ``message_recipients``."""
     conn = store.conn
-    pairs = {(s, r): n for s, r, n in conn.execute(PAIRS_SQL)}
-    with conn:  # a temporary table, not a dict: memory must not grow with the case
-        conn.execute(COPIES_SCHEMA)
-        conn.execute(f"DELETE FROM {COPIES_TABLE}")
-        conn.execute(COPIES_SQL)
     try:
-        rows = (_role_row(value, list(group), pairs)
-                for value, group in itertools.groupby(conn.execute(TOKENS_SQL), key=lambda r: r[0]))
+        with conn:  # temporary tables, not dicts: memory must not grow with the case
+            for sql in (PAIRS_SCHEMA, PAIRS_INDEX, COPIES_SCHEMA):
+                conn.execute(sql)
+            for table in TEMP_TABLES:
+                conn.execute(f"DELETE FROM {table}")
+            conn.execute(PAIRS_SQL)
+            conn.execute(COPIES_SQL)
+        names = [f.name for f in dataclasses.fields(TokenRoleRow)]
+        insert = (f'INSERT OR IGNORE INTO "{TokenRoleRow.TABLE}" ({", ".join(names)}) '
+                  f'VALUES ({", ".join("?" for _ in names)})')
+        groups = itertools.groupby(conn.execute(TOKENS_SQL), key=operator.itemgetter(0))
         with conn:
             conn.execute(f'DELETE FROM "{TokenRoleRow.TABLE}"')
-            for batch in _batches(rows, 1000):
-                store.insert(batch)
+            # Streamed: each value's row is made as it is stored, from its occurrences alone.
+            conn.executemany(insert, (_role_values(list(group)) for _, group in groups))
     finally:
-        conn.execute(f"DROP TABLE IF EXISTS {COPIES_TABLE}")
+        for table in TEMP_TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _batches(rows: Iterable[TokenRoleRow], size: int) -> Iterable[list[TokenRoleRow]]:
-    iterator = iter(rows)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
+Occurrence = tuple[Any, ...]  # a row of TOKENS_SQL
 
 
-def _role_row(
-    value: str, group: list[sqlite3.Row | tuple[object, ...]],
-    pairs: dict[tuple[str, str], int],
-) -> TokenRoleRow:
-    # One pass over the group's rows (one per occurrence): this runs for every token of the case.
-    by_pair: dict[tuple[str, str], set[str]] = {}
-    messages: set[object] = set()
-    lists: tuple[set[str], ...] = (set(), set(), set(), set(), set())  # senders, providers, hosts, ...
-    for r in group:
-        sender, recipient = str(r[2]), str(r[3])
-        by_pair.setdefault((sender, recipient), set()).add(str(r[1]))
-        messages.add(r[1])
-        for target, cell in zip(lists, (r[2], r[4], r[5], r[6], r[7] or "as written")):
-            if cell:
-                target.add(str(cell))
+def _role_values(group: list[Occurrence]) -> tuple[object, ...]:
+    """A ``TokenRoleRow``'s columns, in field order, from one value's occurrences."""
     first = group[0]
-    compared, differing = int(cast(int, first[11]) or 0), int(cast(int, first[12]) or 0)
-    seen = _Seen(
-        messages=len(messages), recipients=len({p[1] for p in by_pair}),
-        senders=len({p[0] for p in by_pair}), pair_messages=sum(pairs.get(p, 0) for p in by_pair),
-        covers_pairs=all(len(m) >= pairs.get(p, 0) for p, m in by_pair.items()),
-        copies_compared=compared, copies_differing=differing,
-    )
+    if len(group) == 1:  # most values: one place in one message, nothing to merge
+        role, evidence = _decide_once(first[_PAIR_N], first[_COMPARED], first[_DIFFERING])
+        return (first[0], role, evidence, 1, 1, 1, first[_PAIR_N], first[_COMPARED], first[_DIFFERING],
+                first[_LENGTH], first[_CLASS], first[_ENTROPY], *(first[k] or "" for k in _LISTS))
+    seen = _seen(group)
     role, evidence = decide(seen)
-    senders, providers, hosts, locations, chains = ("; ".join(sorted(s)) for s in lists)
-    return TokenRoleRow(
-        value=value, role=role, evidence=evidence, messages=seen.messages,
-        recipients=seen.recipients, senders=seen.senders, pair_messages=seen.pair_messages,
-        copies_compared=compared, copies_differing=differing,
-        length=int(first[8]), charclass=str(first[9]), entropy=float(first[10]),
-        sender_list=senders, provider_list=providers, host_list=hosts, locations=locations, chains=chains,
+    lists = ("; ".join(sorted({str(r[k]) for r in group if r[k]})) for k in _LISTS)
+    return (first[0], role, evidence, seen.messages, seen.recipients, seen.senders, seen.pair_messages,
+            seen.copies_compared, seen.copies_differing, first[_LENGTH], first[_CLASS], first[_ENTROPY], *lists)
+
+
+@functools.lru_cache(maxsize=1024)  # few distinct (pair size, copy counts): the same decision again
+def _decide_once(pair_messages: int, compared: int, differing: int) -> tuple[str, str]:
+    return decide(_Seen(messages=1, recipients=1, senders=1, pair_messages=pair_messages,
+                        covers_pairs=pair_messages <= 1, copies_compared=compared, copies_differing=differing))
+
+
+def _seen(group: list[Occurrence]) -> _Seen:
+    by_pair: dict[tuple[str, str], set[str]] = {}  # this value's pairs only: a handful
+    counts: dict[tuple[str, str], int] = {}
+    for r in group:
+        pair = (str(r[_SENDER]), str(r[_RECIPIENT]))
+        by_pair.setdefault(pair, set()).add(r[_MESSAGE])
+        counts[pair] = r[_PAIR_N]
+    first = group[0]
+    return _Seen(
+        messages=len({r[_MESSAGE] for r in group}), recipients=len({p[1] for p in by_pair}),
+        senders=len({p[0] for p in by_pair}), pair_messages=sum(counts.values()),
+        covers_pairs=all(len(m) >= counts[p] for p, m in by_pair.items()),
+        copies_compared=first[_COMPARED], copies_differing=first[_DIFFERING],
     )
 
 
