@@ -37,7 +37,14 @@ from typing import ClassVar
 import networkx as nx
 
 from forensics.analyse import Settings
-from forensics.correlate.sources import findings_sql, has_beacon_source, has_table, prepare, release
+from forensics.correlate.sources import (
+    RECIPIENT_ROLE,
+    findings_sql,
+    has_beacon_source,
+    has_table,
+    prepare,
+    release,
+)
 from forensics.records import Row
 from forensics.store import Store, register
 
@@ -202,12 +209,22 @@ SHARED_PROVIDERS_SQL = f"""
     WHERE provider != '' GROUP BY provider HAVING COUNT(DISTINCT sender) >= 2
 """
 # Every stored token value (any role), so values shared by senders are listed with their role.
+# First the values seen from two senders (MIN <> MAX: no per-group DISTINCT set, and a sender
+# is never NULL in cg_messages), then their rows alone: the sample, a Python aggregate, is
+# then called for the few shared values' rows, not for every token of the case.
+SHARED_VALUES_SQL = """
+    CREATE TEMP TABLE cg_shared_values (value TEXT PRIMARY KEY);
+    INSERT INTO cg_shared_values
+    SELECT t.value FROM url_tokens t JOIN cg_messages c ON c.m = t.message_sha256
+    GROUP BY t.value HAVING MIN(c.sender) <> MAX(c.sender)
+"""
 SHARED_TOKENS_SQL = f"""
     INSERT INTO metrics_sharing
     SELECT 'token', t.value, COALESCE(MIN(r.role), ''), COUNT(DISTINCT c.sender), COUNT(DISTINCT c.m),
            cg_sorted_sample(c.sender, {LIST_CAP}, '; ')
-    FROM url_tokens t JOIN cg_messages c ON c.m = t.message_sha256 LEFT JOIN tokens r ON r.value = t.value
-    GROUP BY t.value HAVING COUNT(DISTINCT c.sender) >= 2
+    FROM cg_shared_values s JOIN url_tokens t ON t.value = s.value JOIN cg_messages c ON c.m = t.message_sha256
+    LEFT JOIN tokens r ON r.value = t.value
+    GROUP BY t.value
 """
 BROKERS_SQL = f"""
     INSERT INTO metrics_brokers
@@ -280,7 +297,9 @@ def _fill(conn: sqlite3.Connection, *, findings: bool, beacons: bool) -> None:
         conn.execute(LEAKS_SQL)
     conn.execute(SHARED_PROVIDERS_SQL)
     if has_table(conn, "url_tokens") and has_table(conn, "tokens"):
-        conn.execute(SHARED_TOKENS_SQL)
+        conn.execute("DROP TABLE IF EXISTS temp.cg_shared_values")
+        for sql in (*SHARED_VALUES_SQL.split(";"), SHARED_TOKENS_SQL, "DROP TABLE temp.cg_shared_values"):
+            conn.execute(sql)
     conn.execute(BROKERS_SQL)
 
 
@@ -288,7 +307,7 @@ def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 -
     """Recompute every ``metrics_*`` table from the case (a finalizer: idempotent)."""
     conn = store.conn
     findings = findings_sql(conn) is not None
-    prepare(conn, contacts=True)
+    prepare(conn, contacts=True, token_roles=(RECIPIENT_ROLE,))  # brokers read only these
     try:
         rows = centrality_rows(provider_sender_graph(conn))
         with conn:

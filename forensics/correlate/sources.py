@@ -273,12 +273,12 @@ def _create_leaks(conn: sqlite3.Connection, sel: Selection) -> None:
         FROM leaks t JOIN cg_messages c ON c.m = t.message_sha256 WHERE 1{clause}""", params)
 
 
-def _create_tokens(conn: sqlite3.Connection, sel: Selection) -> None:
+def _create_tokens(conn: sqlite3.Connection, sel: Selection, token_roles: tuple[str, ...]) -> None:
     if not (has_table(conn, "url_tokens") and has_table(conn, "tokens")):
         conn.execute("CREATE TEMP TABLE cg_tokens (f, m, host, rd, provider, value, role, recipient, sender, sender_domain, d)")
         return
     clause, params = _provider_clause(sel, "t.provider")
-    roles = ", ".join(f"'{r}'" for r in GRAPH_TOKEN_ROLES)
+    roles = ", ".join(f"'{r}'" for r in token_roles)
     conn.execute(f"""
         CREATE TEMP TABLE cg_tokens AS
         SELECT DISTINCT t.finding_id AS f, t.message_sha256 AS m, lower(t.host) AS host,
@@ -310,13 +310,17 @@ def _create_brokers(conn: sqlite3.Connection) -> None:
                     GROUP BY receiver, recipient HAVING COUNT(DISTINCT sender) >= 2""")
 
 
-def prepare(conn: sqlite3.Connection, sel: Selection = Selection(), *, contacts: bool = False) -> None:
+def prepare(
+    conn: sqlite3.Connection, sel: Selection = Selection(), *, contacts: bool = False,
+    token_roles: tuple[str, ...] = GRAPH_TOKEN_ROLES,
+) -> None:
     """(Re)create the ``cg_*`` temporary tables for a selection of the case's evidence.
 
     With a provider, only that provider's findings, leaks and tokens are kept, and only
     the messages that carry at least one of them. ``cg_contacts`` (every third party a
     message contacts, for the metrics) is only filled when asked for: the graph does not
-    need it.
+    need it. ``cg_tokens`` holds the tokens of ``token_roles``: the metrics read only the
+    recipient identifiers (through ``cg_brokers``), the graph all of ``GRAPH_TOKEN_ROLES``.
     """
     install_functions(conn)
     # Sorts and index lookups over a million rows: a bounded page cache for the case and
@@ -327,7 +331,7 @@ def prepare(conn: sqlite3.Connection, sel: Selection = Selection(), *, contacts:
     _create_messages(conn, sel)
     _create_findings(conn, sel)
     _create_leaks(conn, sel)
-    _create_tokens(conn, sel)
+    _create_tokens(conn, sel, token_roles)
     _create_contacts(conn, enabled=contacts)
     if sel.provider:
         conn.execute("""DELETE FROM cg_messages WHERE m NOT IN (
