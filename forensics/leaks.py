@@ -26,7 +26,7 @@ import base64
 import hashlib
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.utils import getaddresses
 from functools import lru_cache
@@ -200,9 +200,14 @@ def _digest(name: str, text: str) -> str:
 
 
 def _encodings(text: str) -> Iterator[tuple[str, str]]:
+    yield "url", quote(text, safe="")
+    yield from _binary_encodings(text)
+
+
+def _binary_encodings(text: str) -> Iterator[tuple[str, str]]:
+    """Base64 (four kinds) and hex: their lengths follow from the text's (``_encoded_lengths``)."""
     data = text.encode("utf-8")
     std, url = base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()
-    yield "url", quote(text, safe="")
     yield "base64", std
     yield "base64-nopad", std.rstrip("=")
     yield "base64url", url
@@ -236,11 +241,49 @@ def forms_of(text: str, deep: bool = True) -> Iterator[tuple[tuple[str, ...], st
 
 def _plain_forms(text: str) -> Iterator[tuple[tuple[str, ...], str]]:
     """The text, its encodings and its checksums: cheap, and looked up for every token."""
-    yield (), text
-    for name, form in _encodings(text):
-        yield (name,), form
-    for name, form in _checksums(text):
-        yield (name,), form
+    for group in _PLAIN_GROUPS:
+        yield from group.forms(text)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)  # a key by identity: hashed in C
+class _PlainGroup:
+    """Consecutive forms of ``_plain_forms``, from position ``start``, built together."""
+
+    start: int
+    family: Callable[[str], Iterator[tuple[str, str]]]
+    plain: bool = False  # the text itself comes first
+
+    def forms(self, text: str) -> Iterator[tuple[tuple[str, ...], str]]:
+        if self.plain:
+            yield (), text
+        for name, form in self.family(text):
+            yield (name,), form
+
+
+def _url_encoding(text: str) -> Iterator[tuple[str, str]]:
+    yield "url", quote(text, safe="")
+
+
+# The plain tier in three groups, each built only when a text of its shape is looked up:
+# a form equals a text only if both have the same shape, so a lookup that skips a group
+# whose shape the text lacks finds what the whole tier would find.
+_WORDS = _PlainGroup(start=0, family=_url_encoding, plain=True)  # never for a bare local part
+_ENCODED = _PlainGroup(start=2, family=_binary_encodings)  # lengths follow from the text's
+_CHECKSUMS = _PlainGroup(start=7, family=_checksums)  # 8 or 32 lower-case hex digits, or an int
+_PLAIN_GROUPS = (_WORDS, _ENCODED, _CHECKSUMS)
+_CHECKSUM_SHAPED = re.compile(r"[0-9a-f]{8}|[0-9a-f]{32}|-?[0-9]+")
+
+
+def _encoded_lengths(text: str) -> frozenset[int]:
+    """Lengths of the ``_binary_encodings`` of ``text``: base64 padded (4 per 3 bytes,
+    rounded up to 4), unpadded (4 per 3 bytes, rounded up), hex (2 per byte)."""
+    n = len(text.encode("utf-8"))
+    return frozenset((4 * -(-n // 3), -(-4 * n // 3), 2 * n))
+
+
+def _checksum_shaped(text: str) -> bool:
+    """Could ``text`` be one of ``_checksums``? (Hex of 4 or 16 bytes, or ``str`` of an int.)"""
+    return _CHECKSUM_SHAPED.fullmatch(text) is not None
 
 
 def _digest_forms(text: str, deep: bool) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -276,55 +319,89 @@ class Hit:
 
 # Where a form comes first in ``forms_of`` order over an identity's variants: (variant,
 # tier, position in the tier). Plain forms of a variant come before its digests, so the
-# first explanation of a text is the entry with the smallest place in either tier.
-_Entry = tuple[tuple[int, int, int], Hit]
+# first explanation of a text is the entry with the smallest place in any group. The
+# entry's variant and steps become a ``Hit`` only when the text is found.
+_Entry = tuple[tuple[int, int, int], str, tuple[str, ...]]
+_Group = dict[str, _Entry]
+_GroupKey = _PlainGroup | None  # None: the digests
 
 
 class IdentityForms:
-    """The forms of one identity in two tiers, the digests built only when first needed.
+    """The forms of one identity in groups (``_PLAIN_GROUPS``, digests), each built when first needed.
 
-    Most messages (old spam above all) have no token a digest could equal; for them the
-    ~1,300 hashes per identity are never computed. A lookup gives the same first
-    explanation as the single table ``identity_forms`` builds in ``forms_of`` order.
+    Most texts looked up in URLs (path words, ids) have no shape but the words': for most
+    identities the checksums, the encodings and the ~1,300 hashes are never computed. A
+    lookup gives the same first explanation as the single table ``identity_forms`` builds
+    in ``forms_of`` order.
     """
 
-    __slots__ = ("_digests", "deep", "key", "plain", "written")
+    __slots__ = ("_digests", "_groups", "deep", "encoded_lengths", "key", "variants", "written")
 
     def __init__(self, key: str, written: str, deep: bool) -> None:
         self.key, self.written, self.deep = key, written, deep
-        self.plain = self._tier(0)
-        self._digests: dict[str, _Entry] | None = None
+        self.variants = identity_variants(written)
+        self.encoded_lengths = frozenset().union(*(_encoded_lengths(text) for _, text in self.variants))
+        self._groups: dict[_PlainGroup, _Group] = {}
+        self._digests: _Group | None = None
 
-    def _tier(self, tier: int) -> dict[str, _Entry]:
-        table: dict[str, _Entry] = {}
-        for v, (variant, text) in enumerate(identity_variants(self.written)):
-            forms = _plain_forms(text) if tier == 0 else _digest_forms(text, self.deep)
-            for i, (steps, form) in enumerate(forms):
-                if variant.startswith("local") and steps in _WORD_STEPS:
-                    continue  # a bare word in a URL is no evidence; its digest or encoding is
-                table.setdefault(form, ((v, tier, i), Hit(self.key, variant, steps)))
+    def group(self, group: _PlainGroup) -> _Group:
+        """The forms of one plain group, first explanation of each."""
+        table = self._groups.get(group)
+        if table is None:
+            table = self._groups[group] = {}
+            for v, (variant, text) in enumerate(self.variants):
+                local = variant.startswith("local")
+                for i, (steps, form) in enumerate(group.forms(text), start=group.start):
+                    if local and steps in _WORD_STEPS:
+                        continue  # a bare word in a URL is no evidence; its digest or encoding is
+                    table.setdefault(form, ((v, 0, i), variant, steps))
         return table
 
-    def digests(self) -> dict[str, _Entry]:
+    def digests(self) -> _Group:
         if self._digests is None:
-            self._digests = self._tier(1)
+            table: _Group = {}
+            for v, (variant, text) in enumerate(self.variants):
+                for i, (steps, form) in enumerate(_digest_forms(text, self.deep)):
+                    table.setdefault(form, ((v, 1, i), variant, steps))
+            self._digests = table
         return self._digests
 
-    def entry(self, text: str) -> _Entry | None:
-        found = self.plain.get(text)
-        if _digest_shaped(text):
-            other = self.digests().get(text)
+    def tables(self, key: _GroupKey) -> _Group:
+        return self.digests() if key is None else self.group(key)
+
+    def hit(self, entry: _Entry) -> Hit:
+        return Hit(self.key, entry[1], entry[2])
+
+    def entry(self, text: str, keys: Sequence[_GroupKey] | None = None) -> _Entry | None:
+        """The first explanation of ``text`` among this identity's forms, or None
+        (``keys``: the groups that could hold it, ``_keys_for`` if not given)."""
+        found = None
+        for key in _keys_for(text, self.encoded_lengths) if keys is None else keys:
+            other = self.tables(key).get(text)
             if other is not None and (found is None or other[0] < found[0]):
                 found = other
         return found
 
     def table(self) -> dict[str, Hit]:
-        """Every form, first explanation of each, in ``forms_of`` order (builds the digests)."""
+        """Every form, first explanation of each, in ``forms_of`` order (builds every group)."""
         entries = dict(self.digests())
-        for form, entry in self.plain.items():
-            if form not in entries or entry[0] < entries[form][0]:
-                entries[form] = entry
-        return {form: entry[1] for form, entry in sorted(entries.items(), key=lambda fe: fe[1][0])}
+        for group in _PLAIN_GROUPS:
+            for form, entry in self.group(group).items():
+                if form not in entries or entry[0] < entries[form][0]:
+                    entries[form] = entry
+        return {form: self.hit(entry) for form, entry in sorted(entries.items(), key=lambda fe: fe[1][0])}
+
+
+def _keys_for(text: str, encoded_lengths: frozenset[int]) -> list[_GroupKey]:
+    """The groups that could hold ``text``: the words always, the others by its shape."""
+    keys: list[_GroupKey] = [_WORDS]
+    if len(text) in encoded_lengths:
+        keys.append(_ENCODED)
+    if _checksum_shaped(text):
+        keys.append(_CHECKSUMS)
+    if _digest_shaped(text):
+        keys.append(None)
+    return keys
 
 
 @lru_cache(maxsize=128)  # a mailbox has few recipients; each one's forms are built once per worker
@@ -340,7 +417,7 @@ def identity_forms(key: str, written: str, deep: bool = True) -> dict[str, Hit]:
 _Merged = dict[str, list[tuple[int, _Entry]]]
 
 
-def _merge(tiers: Sequence[dict[str, _Entry]]) -> _Merged:
+def _merge(tiers: Sequence[_Group]) -> _Merged:
     merged: _Merged = {}
     for n, tier in enumerate(tiers):
         for form, entry in tier.items():
@@ -353,17 +430,18 @@ class FormsIndex:
 
     A few identities are looked up one by one, not merged: a mailbox of spam names a
     new recipient in most messages, and merging thousands of forms per message cost as
-    much as computing them. Many identities (mass mail) are merged once, as a lookup in
-    dozens of tables per candidate text would cost more. Either way the digest tier is
-    built (and merged) only when a digest-shaped text is looked up.
+    much as computing them. Many identities (mass mail) have each group merged once, when
+    a text of its shape is first looked up, as a lookup in dozens of tables per candidate
+    text would cost more. Either way a group is built only when a text of its shape is
+    looked up.
     """
 
-    __slots__ = ("_digests", "forms", "plain")
+    __slots__ = ("_merged", "encoded_lengths", "forms")
 
     def __init__(self, forms: tuple[IdentityForms, ...]) -> None:
         self.forms = forms
-        self.plain = _merge([f.plain for f in forms]) if len(forms) > _MERGE_FROM else None
-        self._digests: _Merged | None = None
+        self.encoded_lengths: frozenset[int] = frozenset().union(*(f.encoded_lengths for f in forms))
+        self._merged: dict[_GroupKey, _Merged] | None = {} if len(forms) > _MERGE_FROM else None
 
     def __len__(self) -> int:
         """Distinct forms across the identities."""
@@ -378,18 +456,23 @@ class FormsIndex:
 
     def get(self, text: str, default: tuple[Hit, ...] = ()) -> tuple[Hit, ...]:
         """Every identity's explanation of ``text``, in the order of the identities."""
-        if self.plain is None:
-            return tuple(e[1] for f in self.forms if (e := f.entry(text)) is not None) or default
-        found = self.plain.get(text, [])
-        if not _digest_shaped(text):
-            return tuple(e[1] for _, e in found) or default
-        if self._digests is None:
-            self._digests = _merge([f.digests() for f in self.forms])
+        keys = _keys_for(text, self.encoded_lengths)
+        if self._merged is None:
+            found = ((f, f.entry(text, keys)) for f in self.forms)
+            return tuple(f.hit(e) for f, e in found if e is not None) or default
         best: dict[int, _Entry] = {}
-        for n, entry in (*found, *self._digests.get(text, ())):
-            if n not in best or entry[0] < best[n][0]:
-                best[n] = entry
-        return tuple(best[n][1] for n in sorted(best)) or default
+        for key in keys:
+            for n, entry in self._merged_group(key).get(text, ()):
+                if n not in best or entry[0] < best[n][0]:
+                    best[n] = entry
+        return tuple(self.forms[n].hit(best[n]) for n in sorted(best)) or default
+
+    def _merged_group(self, key: _GroupKey) -> _Merged:
+        assert self._merged is not None
+        merged = self._merged.get(key)
+        if merged is None:
+            merged = self._merged[key] = _merge([f.tables(key) for f in self.forms])
+        return merged
 
 
 @lru_cache(maxsize=16)

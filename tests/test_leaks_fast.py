@@ -1,5 +1,6 @@
-"""The identity forms built in two tiers (digests only when needed) explain every text as
-the single table in ``forms_of`` order did: same forms, same first explanation, same order.
+"""The identity forms built in groups (each only when a text of its shape is looked up:
+words, encodings, checksums, digests) explain every text as the single table in
+``forms_of`` order did: same forms, same first explanation, same order.
 Recipient and sender addresses read through the parser's fast path read as the stdlib reads them."""
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forensics.leaks import (
+    _CHECKSUMS,
+    _ENCODED,
     _WORD_STEPS,
+    _WORDS,
     FormsIndex,
     Hit,
+    IdentityForms,
     _address_list,
+    _binary_encodings,
+    _checksum_shaped,
+    _checksums,
+    _encoded_lengths,
     forms_index,
     forms_of,
     identity_forms,
@@ -83,3 +92,41 @@ def test_return_path_reads_as_parseaddr_reads_it(value: str) -> None:
 def test_generated_address_lists_read_as_the_stdlib_reads_them(value: str) -> None:
     assert _address_list([value]) == getaddresses([value])
     assert (_address_list([value]) or [("", "")])[0] == parseaddr(value)
+
+
+# ---------------------------------------------------------------- groups built by the text's shape
+
+_ADDRESS_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ADDRESS_TEXT, _ADDRESS_TEXT)
+def test_every_plain_form_has_the_shape_its_group_is_looked_up_by(local: str, domain: str) -> None:
+    written = f"{local}@{domain}"
+    for _variant, text in identity_variants(written):
+        assert {len(form) for _, form in _binary_encodings(text)} <= _encoded_lengths(text)
+        assert all(_checksum_shaped(form) for _, form in _checksums(text)), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.emails(), st.booleans(), st.lists(st.from_regex(r"-?[0-9]{1,12}|[0-9a-f]{8}|[A-Za-z0-9+/=_-]{4,40}",
+                                                            fullmatch=True), max_size=5))
+def test_generated_identities_explain_every_text_as_the_single_table(address: str, deep: bool,
+                                                                     others: list[str]) -> None:
+    identity = (address.lower(), address, deep)
+    table = _reference_forms(*identity)
+    index = FormsIndex((IdentityForms(*identity),))
+    for text in [*table, *others]:
+        assert index.get(text) == ((table[text],) if text in table else ()), text
+
+
+def test_a_word_builds_no_group_but_the_words() -> None:
+    forms = IdentityForms("frank@example.org", "frank@example.org", True)
+    index = FormsIndex((forms,))
+    assert forms.encoded_lengths == {7, 8, 10, 23, 24, 34}  # "frank" and "frank@example.org" encoded
+    assert index.get("unsubscribe") == ()
+    assert list(forms._groups) == [_WORDS]
+    assert index.get("12345") == ()  # a number could be a checksum in decimal: the checksums are built
+    assert list(forms._groups) == [_WORDS, _CHECKSUMS] and forms._digests is None
+    assert index.get("ZnJhbmtAZXhhbXBsZS5vcmc") == (Hit("frank@example.org", "as-written", ("base64-nopad",)),)
+    assert list(forms._groups) == [_WORDS, _CHECKSUMS, _ENCODED] and forms._digests is None
