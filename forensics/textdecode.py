@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import lru_cache
 
 from charset_normalizer import from_bytes
 
@@ -36,7 +37,14 @@ def meta_charset(html: bytes) -> str | None:
 
 def detect_charset(data: bytes) -> str | None:
     """Statistical detection; only used when nothing is declared and UTF-8 fails."""
-    best = from_bytes(data[:_DETECT_LIMIT]).best()
+    return _detect(bytes(data[:_DETECT_LIMIT]))  # hashable whatever buffer came in
+
+
+# Detection is a pure function of the bytes, ~15 ms even for a short body: a body mailed
+# again (spam runs, a forwarded copy) is detected once. At most 64 x 64 KiB are kept.
+@lru_cache(maxsize=64)
+def _detect(head: bytes) -> str | None:
+    best = from_bytes(head).best()
     return known_charset(best.encoding) if best is not None else None
 
 

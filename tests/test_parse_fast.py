@@ -4,6 +4,7 @@
 lists: it must return the same pairs, or None (the caller then asks the stdlib).
 ``parse._split_multipart`` finds delimiter lines without compiling a pattern per boundary:
 it must cut every body where the former per-boundary pattern cut it.
+Charset detection is cached on the bytes it reads: the same answer, computed once.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+from charset_normalizer import from_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forensics import textdecode
 from forensics.ingest import READERS, plan_input
 from forensics.parse import (
     _drop_final_eol,
@@ -26,6 +29,7 @@ from forensics.parse import (
     decode_header_value,
     simple_addresses,
 )
+from forensics.textdecode import known_charset
 
 SPAMASSASSIN = Path("spamassassin-public-corpus/spamassassin-public-corpus-all.mbox")
 ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc", "delivered-to", "x-original-to",
@@ -150,3 +154,22 @@ def test_raw_headers_decode_as_the_parsed_items_decode(corpus: Path) -> None:
             assert fast == [(k, decode_header_value(v)) for k, v in msg.items()], raw.locator
             wrapped += sum(not isinstance(v, str) for _, v in msg.items())
     assert wrapped > 0  # raw 8-bit headers are in the corpus, and still go through the policy
+
+
+def test_charset_detection_runs_once_per_body_and_answers_as_charset_normalizer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    body = "Größe über Straße, naïve café".encode("cp1252") * 7
+    best = from_bytes(body).best()
+    assert best is not None
+    textdecode._detect.cache_clear()
+    calls: list[bytes] = []
+
+    def counted(data: bytes) -> object:
+        calls.append(data)
+        return from_bytes(data)
+
+    monkeypatch.setattr(textdecode, "from_bytes", counted)
+    answers = {textdecode.detect_charset(b) for b in (body, bytearray(body), memoryview(body), body)}
+    assert answers == {known_charset(best.encoding)} and calls == [body]
+    head = body * 3000  # beyond the 64 KiB detection reads: the head decides
+    assert textdecode.detect_charset(head) == known_charset(from_bytes(head[:65536]).best().encoding)
