@@ -146,7 +146,9 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
         done, refused = _finished_shards(store, options.settings, resume=options.resume)
         todo = [s for s in shards if s.shard_id not in done]
         tasks = tasks_of(todo, sizes, BATCH_BYTES, BATCH_FILES)
+        store.defer_indexes()  # on an empty case: built once after the shards, not row by row
         _run(store, engine.run(tasks, options.settings), len(todo), progress)
+        store.create_indexes()  # before the finalizers, which join on them
         trim_memory()  # the shards' garbage (all of the parsing, with one in-process worker)
         with store.statistics():
             run_finalizers(store, options.settings)

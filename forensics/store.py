@@ -32,6 +32,9 @@ from forensics.records import (
 
 CASE_FILE = "case.sqlite"
 SCHEMA_VERSION = 1
+# Meta key present while a scan that started on an empty case has not built its secondary
+# indexes yet (``Store.defer_indexes``); gone once they exist.
+INDEXES_DEFERRED = "indexes_deferred"
 CACHE_KIB = 64 * 1024  # page cache for keyed inserts into large tables; bounded, not per-row
 ROW_TYPES: list[type[Row]] = [
     InputRow, MessageRow, OccurrenceRow, AttachmentRow, ProblemRow, ShardRow,
@@ -72,10 +75,13 @@ def index_columns(row_type: type[Row]) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(wanted))
 
 
+def index_name(row_type: type[Row], columns: tuple[str, ...]) -> str:
+    return f'idx_{row_type.TABLE}_{"_".join(columns)}'
+
+
 def create_index_sql(row_type: type[Row], columns: tuple[str, ...]) -> str:
-    name = f'idx_{row_type.TABLE}_{"_".join(columns)}'
     cols = ", ".join(f'"{c}"' for c in columns)
-    return f'CREATE INDEX IF NOT EXISTS "{name}" ON "{row_type.TABLE}" ({cols})'
+    return f'CREATE INDEX IF NOT EXISTS "{index_name(row_type, columns)}" ON "{row_type.TABLE}" ({cols})'
 
 
 _PLAIN = frozenset({str, int, float, type(None), bytes})  # stored as they are
@@ -176,8 +182,41 @@ class Store:
             )
             for row_type in ROW_TYPES:
                 self.conn.execute(create_table_sql(row_type))
+            if self.get_meta(INDEXES_DEFERRED) is None:
+                self._create_indexes()
+
+    def _create_indexes(self) -> None:
+        for row_type in ROW_TYPES:
+            for columns in index_columns(row_type):
+                self.conn.execute(create_index_sql(row_type, columns))
+
+    def defer_indexes(self) -> bool:
+        """Drop the secondary indexes while a scan fills an empty case; ``create_indexes`` builds them.
+
+        Keeping an index up to date row by row costs the single writer a b-tree descent
+        per row (its keys, URLs and hashes, arrive in no order); one ``CREATE INDEX`` over
+        the filled table sorts once. Only an empty case is changed: a case already holding
+        evidence keeps its indexes (rebuilding them for a few added files would cost more).
+        The primary keys stay, so rows already present are still ignored. A scan killed in
+        between leaves the mark in ``meta``: the resumed scan keeps filling without the
+        indexes and builds them at the end. Returns whether the indexes are deferred.
+        """
+        if self.get_meta(INDEXES_DEFERRED) is not None:
+            return True
+        if any(self.conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in ("shards", "messages")):
+            return False
+        with self.conn:
+            self.conn.execute("INSERT INTO meta VALUES (?, '1')", (INDEXES_DEFERRED,))
+            for row_type in ROW_TYPES:
                 for columns in index_columns(row_type):
-                    self.conn.execute(create_index_sql(row_type, columns))
+                    self.conn.execute(f'DROP INDEX IF EXISTS "{index_name(row_type, columns)}"')
+        return True
+
+    def create_indexes(self) -> None:
+        """Build the secondary indexes (after ``defer_indexes``; nothing to do otherwise)."""
+        with self.conn:
+            self._create_indexes()
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (INDEXES_DEFERRED,))
 
     def close(self) -> None:
         self.conn.close()
