@@ -5,11 +5,15 @@ lists: it must return the same pairs, or None (the caller then asks the stdlib).
 ``parse._split_multipart`` finds delimiter lines without compiling a pattern per boundary:
 it must cut every body where the former per-boundary pattern cut it.
 Charset detection is cached on the bytes it reads: the same answer, computed once.
+``parse.message_from_bytes`` runs the stdlib feedparser without compiling a pattern per
+boundary: it must give the stdlib's message tree, part by part.
 """
 
 from __future__ import annotations
 
+import email
 import re
+from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
@@ -24,9 +28,12 @@ from forensics import textdecode
 from forensics.ingest import READERS, plan_input
 from forensics.parse import (
     _drop_final_eol,
+    _FeedparserRe,
     _fetched,
+    _Separator,
     _split_multipart,
     decode_header_value,
+    message_from_bytes,
     simple_addresses,
 )
 from forensics.textdecode import known_charset
@@ -173,3 +180,51 @@ def test_charset_detection_runs_once_per_body_and_answers_as_charset_normalizer(
     assert answers == {known_charset(best.encoding)} and calls == [body]
     head = body * 3000  # beyond the 64 KiB detection reads: the head decides
     assert textdecode.detect_charset(head) == known_charset(from_bytes(head[:65536]).best().encoding)
+
+
+def _tree(msg: EmailMessage) -> list[object]:
+    """Everything the stdlib parser gives of a message, part by part."""
+    return [(part.get_content_type(), part.items(), part.preamble, part.epilogue,
+             [type(d).__name__ for d in part.defects],
+             None if part.is_multipart() else part.get_payload()) for part in msg.walk()]
+
+
+def _same_tree(data: bytes) -> bool:
+    return _tree(message_from_bytes(data)) == _tree(email.message_from_bytes(data, policy=compat32))
+
+
+@pytest.mark.parametrize("boundary", ["b", "a.b(c)+d", "x\\y", "=_Part_0_1.2", "?*[]{}|^$ #~&-", "é"])
+def test_the_separator_matcher_matches_as_the_stdlib_pattern(boundary: str) -> None:
+    separator = "--" + boundary
+    pattern = re.compile("(?P<sep>" + re.escape(separator) + r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$")
+    fast = _FeedparserRe.compile(pattern.pattern)
+    assert isinstance(fast, _Separator)
+    for tail in ("", "--", "--  \r\n", " \t\n", "\r", "\r\n", "x", "--x", "\n\n", "- -", "  --\n"):
+        for line in (separator + tail, "x" + separator + tail, separator[:-1] + tail):
+            slow, quick = pattern.match(line), fast.match(line)
+            assert (slow is None) == (quick is None), line
+            if slow and quick:
+                assert [slow.group(g) for g in ("end", "ws", "linesep")] == [quick.group(g) for g in ("end", "ws", "linesep")]
+    assert not isinstance(_FeedparserRe.compile(r"(?P<sep>a)b"), _Separator)  # other patterns: re.compile's
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from(["b", "a.b", "(x)"]),
+       st.lists(st.sampled_from(["--{b}", "--{b}--", "\n", "\r\n", "\r", " ", "\t", "x",
+                                 "Content-Type: text/plain\n", "Content-Type: multipart/mixed; boundary=\"{b}\"\n",
+                                 "--", "{b}"]), max_size=20).map("".join))
+def test_generated_multiparts_parse_as_the_stdlib_parses_them(boundary: str, body: str) -> None:
+    head = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'
+    assert _same_tree((head + body.replace("{b}", boundary)).encode())
+
+
+def test_every_spamassassin_message_parses_as_the_stdlib_parses_it(corpus: Path) -> None:
+    mbox = corpus / SPAMASSASSIN
+    if not mbox.is_file():
+        pytest.skip(f"{mbox} not found")
+    compared = 0
+    for shard in plan_input(mbox).shards:
+        for raw in READERS[shard.reader].read(shard):
+            assert _same_tree(raw.data), raw.locator
+            compared += 1
+    assert compared == 6046
