@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from forensics.report.build import EXPORT_BATCH, _write_export
 from forensics.report.csvout import csv_cells
 from forensics.report.jsonl import jsonl_line, line_writer
 from forensics.report.safe import neutralise_cell
+from forensics.report.timeline import _datetime_text
 
 HOSTILE_TEXT = [
     "", " ", "plain", 'say "hi"', "back\\slash", "tab\tnew\nline\rcr", "\x00\x01\x08\x0b\x0c\x1b\x1f\x7f",
@@ -76,3 +78,12 @@ def test_a_batched_export_is_the_export_written_row_by_row(tmp_path: Path, rows:
     assert count == rows
     assert (tmp_path / "new.csv").read_bytes() == (tmp_path / "old.csv").read_bytes()
     assert (tmp_path / "new.jsonl").read_bytes() == (tmp_path / "old.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone.utc), datetime(1970, 1, 1, tzinfo=timezone.utc),
+    datetime(1000, 1, 1, tzinfo=timezone.utc), datetime(9999, 12, 31, 1, 2, 3, tzinfo=timezone.utc),
+    datetime(102, 8, 22, 10, 0, tzinfo=timezone.utc), datetime(1, 1, 1, tzinfo=timezone.utc),
+], ids=str)
+def test_timeline_datetimes_are_strftimes_text(when: datetime) -> None:
+    assert _datetime_text(when) == when.strftime("%Y-%m-%dT%H:%M:%S+00:00")
