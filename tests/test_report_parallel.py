@@ -31,3 +31,17 @@ def test_exports_written_by_helper_processes_are_the_files_written_alone(
     assert len(a) >= 30
     assert differences(a, b) == []
     assert manifest_without_times(tmp_path / "alone") == manifest_without_times(tmp_path / "helped")
+
+
+def test_graphs_written_by_a_helper_are_the_graphs_written_here(tmp_path: Path) -> None:
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "box.mbox").write_bytes(hostile_mbox(9))
+    scan_case(tmp_path / "ev", tmp_path / "case")
+    add_findings(tmp_path / "case")
+    # The helper's own read-only connection builds the graphs' temporary tables.
+    helper = build._graphs_in_process(str(tmp_path / "case" / "case.sqlite"), str(tmp_path / "helper"))
+    with Store(tmp_path / "case") as store:
+        here = build._start_exports(store, [], {}, {}, 0, graphs=tmp_path / "here")()
+    assert [Path(p).name for p in helper] == [p.name for p in here] == [
+        f"{stem}.{fmt}" for stem in ("graph", "graph_brokers") for fmt in ("graphml", "gexf", "json")]
+    assert differences(data_files(tmp_path / "here"), data_files(tmp_path / "helper")) == []
