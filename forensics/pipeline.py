@@ -42,6 +42,7 @@ __all__ = ["ScanOptions", "ScanResult", "scan", "process_shard", "plan_inputs", 
 # mbox's ranges would be batched back together and run on one worker.
 BATCH_BYTES = 1024 * 1024
 BATCH_FILES = 256
+APART_CACHE_KIB = 16 * 1024  # page cache of a finalizer's own connection (memory stays bounded)
 VERIFY_THREADS = 4  # hashlib releases the GIL: re-hashing several files overlaps their I/O
 FINGERPRINT_KEY = "analysis_fingerprint"
 
@@ -213,10 +214,28 @@ def _finished_shards(store: Store, settings: Settings, *, resume: bool) -> tuple
 
 
 def run_finalizers(store: Store, settings: Settings) -> None:
-    """Case-wide stages, over everything stored so far (so adding inputs updates them)."""
-    from forensics.stages import FINALIZERS
+    """Case-wide stages, over everything stored so far (so adding inputs updates them).
 
-    for finalizer in FINALIZERS:
+    The finalizers of one step (``stages.FINALIZER_STEPS``) run at once: the first on this
+    connection, the others in threads on connections of their own (SQLite works with the
+    GIL released; WAL lets one read while another writes, and a writer waits for the
+    other's commit). They touch different tables, so the case is the same as one by one.
+    """
+    from forensics.stages import FINALIZER_STEPS
+
+    for first, *others in FINALIZER_STEPS:
+        if not others:
+            first(store, settings)
+            continue
+        with ThreadPoolExecutor(max_workers=len(others)) as pool:
+            apart = [pool.submit(_finalize_apart, store.path.parent, f, settings) for f in others]
+            first(store, settings)
+            for future in apart:
+                future.result()  # its exception, if any, is raised here
+
+
+def _finalize_apart(folder: Path, finalizer: Callable[[Store, Settings], None], settings: Settings) -> None:
+    with Store(folder, cache_kib=APART_CACHE_KIB) as store:
         finalizer(store, settings)
 
 

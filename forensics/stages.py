@@ -20,6 +20,9 @@ Finalizer = Callable[[Store, Settings], None]
 
 ANALYSERS: list[Analyser] = []
 FINALIZERS: list[Finalizer] = []
+# The finalizers again, in steps run in order: the finalizers of one step read and write
+# different tables, so ``pipeline.run_finalizers`` may run them at once.
+FINALIZER_STEPS: list[list[Finalizer]] = []
 
 # Accounting first: a message present but not wholly analysable also gets a problem row.
 from forensics.analyse import accounting_problems  # noqa: E402
@@ -40,8 +43,12 @@ from forensics.tokens.rows import analyse_tokens  # noqa: E402
 
 ANALYSERS += [analyse_tokens, analyse_leaks]
 FINALIZERS.append(assign_roles)
+# Token roles read url_tokens and message_recipients and write tokens; beacon uniqueness
+# updates resources: independent, one step (roles first: it stays on the scan's connection).
+FINALIZER_STEPS.append([assign_roles, finalize_beacons])
 
 # Correlation metrics read every table above (token roles included): keep this finalizer LAST.
 from forensics.correlate.metrics import compute_metrics  # noqa: E402
 
 FINALIZERS.append(compute_metrics)
+FINALIZER_STEPS.append([compute_metrics])

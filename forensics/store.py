@@ -36,6 +36,7 @@ SCHEMA_VERSION = 1
 # indexes yet (``Store.defer_indexes``); gone once they exist.
 INDEXES_DEFERRED = "indexes_deferred"
 CACHE_KIB = 64 * 1024  # page cache for keyed inserts into large tables; bounded, not per-row
+BUSY_SECONDS = 3600.0
 ROW_TYPES: list[type[Row]] = [
     InputRow, MessageRow, OccurrenceRow, AttachmentRow, ProblemRow, ShardRow,
 ]
@@ -161,15 +162,17 @@ def _single(column: str) -> Any:
 class Store:
     """A case: open or create ``case.sqlite`` in an output folder."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, cache_kib: int = CACHE_KIB) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / CASE_FILE
-        self.conn = sqlite3.connect(self.path)
+        # A writer waits for another connection's commit (finalizers run at once, see
+        # pipeline.run_finalizers) instead of failing after the default 5 s.
+        self.conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
         self.conn.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a commit is atomic and survives kill -9 of this process (only a power
         # loss may drop the last commits, never leave half of one); shards are re-run then.
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self.conn.execute(f"PRAGMA cache_size=-{cache_kib}")
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:

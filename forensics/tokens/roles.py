@@ -121,7 +121,11 @@ TOKENS_SQL = f"""
     LEFT JOIN {COPIES_TABLE} c ON c.value = t.value
     ORDER BY t.value
 """
-TEMP_TABLES = (PAIRS_TABLE, COPIES_TABLE)
+# The role rows, made while url_tokens is read, then copied into tokens in a transaction of
+# their own: another finalizer may write the case meanwhile (pipeline.run_finalizers), and
+# a transaction that has read an older state of the case cannot start writing it.
+ROLES_TABLE = "temp.token_roles"
+TEMP_TABLES = (PAIRS_TABLE, COPIES_TABLE, ROLES_TABLE)
 # Columns of TOKENS_SQL: the message, its pair, and the lists a role row names (senders,
 # providers, hosts, locations, chains: distinct, non-empty, sorted).
 _MESSAGE, _SENDER, _RECIPIENT, _PAIR_N, _LENGTH, _CLASS, _ENTROPY, _COMPARED, _DIFFERING = 1, 2, 3, 4, 9, 10, 11, 12, 13
@@ -162,22 +166,23 @@ def decide(seen: _Seen) -> tuple[str, str]:
 def assign_roles(store: Store, settings: Settings) -> None:  # noqa: ARG001 - finalizer signature
     """Recompute ``token_roles`` from ``url_tokens`` and ``message_recipients``."""
     conn = store.conn
+    fields = [f.name for f in dataclasses.fields(TokenRoleRow)]
+    names, marks = ", ".join(fields), ", ".join("?" for _ in fields)
     try:
         with conn:  # temporary tables, not dicts: memory must not grow with the case
-            for sql in (PAIRS_SCHEMA, PAIRS_INDEX, COPIES_SCHEMA):
-                conn.execute(sql)
             for table in TEMP_TABLES:
-                conn.execute(f"DELETE FROM {table}")
-            conn.execute(PAIRS_SQL)
-            conn.execute(COPIES_SQL)
-        names = [f.name for f in dataclasses.fields(TokenRoleRow)]
-        insert = (f'INSERT OR IGNORE INTO "{TokenRoleRow.TABLE}" ({", ".join(names)}) '
-                  f'VALUES ({", ".join("?" for _ in names)})')
-        groups = itertools.groupby(conn.execute(TOKENS_SQL), key=operator.itemgetter(0))
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for sql in (PAIRS_SCHEMA, PAIRS_INDEX, COPIES_SCHEMA, PAIRS_SQL, COPIES_SQL,
+                        f'CREATE TABLE {ROLES_TABLE} AS SELECT {names} FROM "{TokenRoleRow.TABLE}" WHERE 0'):
+                conn.execute(sql)
+            groups = itertools.groupby(conn.execute(TOKENS_SQL), key=operator.itemgetter(0))
+            # Streamed: each value's row is made as it is stored, from its occurrences alone.
+            conn.executemany(f"INSERT INTO {ROLES_TABLE} VALUES ({marks})",
+                             (_role_values(list(group)) for _, group in groups))
         with conn:
             conn.execute(f'DELETE FROM "{TokenRoleRow.TABLE}"')
-            # Streamed: each value's row is made as it is stored, from its occurrences alone.
-            conn.executemany(insert, (_role_values(list(group)) for _, group in groups))
+            conn.execute(f'INSERT OR IGNORE INTO "{TokenRoleRow.TABLE}" ({names}) '
+                         f"SELECT {names} FROM {ROLES_TABLE} ORDER BY rowid")
     finally:
         for table in TEMP_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
