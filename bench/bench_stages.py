@@ -83,22 +83,25 @@ def main() -> int:
 
 
 _LINE = re.compile(r"\s*([\d.]+) s\s+[\d.]+ %\s+(\S+)")
+_COUNT = re.compile(r": (\d+) messages of ")
 
 
 def compare(mbox: Path, limit: int, other: Path, rounds: int) -> int:
     """Best-of-``rounds`` CPU seconds per stage of ``other`` and of this tree, run alternately."""
     best: dict[str, dict[str, float]] = {"before": {}, "after": {}}
+    count = limit
     for _ in range(rounds):
         for label, src in (("before", ["--src", str(other)]), ("after", [])):
             out = subprocess.run([sys.executable, __file__, str(mbox), "--limit", str(limit), *src],
                                  capture_output=True, text=True, check=True).stdout
             for seconds, stage in _LINE.findall(out):
                 best[label][stage] = min(best[label].get(stage, float("inf")), float(seconds))
-    print(f"{limit} messages of {mbox.name}, best of {rounds} alternate runs, CPU seconds")
+            count = int(_COUNT.search(out).group(1))  # type: ignore[union-attr]  # the file may hold fewer than limit
+    print(f"{count} messages of {mbox.name}, best of {rounds} alternate runs, CPU seconds")
     print(f"{'stage':32} {'before':>8} {'after':>8}")
     for stage in best["before"]:
         print(f"{stage:32} {best['before'][stage]:8.2f} {best['after'].get(stage, 0.0):8.2f}")
-    rates = [limit / sum(best[k].values()) for k in ("before", "after")]
+    rates = [count / sum(best[k].values()) for k in ("before", "after")]
     print(f"{'messages per CPU-second':32} {rates[0]:8.0f} {rates[1]:8.0f}")
     return 0
 
