@@ -33,6 +33,7 @@ from forensics.store import CASE_FILE, Store, trim_memory
 
 if TYPE_CHECKING:
     from forensics.report.charts import Drawn
+    from forensics.report.html import Context, FirstSections
 
 # The charts and the page are imported where they are made: a helper process imports this
 # module to write exports or graphs, and matplotlib alone would cost it about a second.
@@ -233,15 +234,22 @@ def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[Drawn]]:
     return outputs, drawn
 
 
-def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[Drawn],
-                rules: str | None = None) -> Path:
-    from forensics.report.html import Context, render_report
+def _page_context(store: Store, counts: dict[str, int], rules: str | None = None) -> Context:
+    from forensics.report.html import Context
 
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
-    ctx = Context(conn=store.conn, plan=plan, tool_version=__version__,
-                  rules_version=rules_version() if rules is None else rules, counts=counts)
+    return Context(conn=store.conn, plan=plan, tool_version=__version__,
+                   rules_version=rules_version() if rules is None else rules, counts=counts)
+
+
+def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[Drawn],
+                rules: str | None = None, first: FirstSections | None = None) -> Path:
+    """``report.html``; ``first``: its sections already made (``html.first_sections``) with these ``counts``."""
+    from forensics.report.html import render_report
+
     page = out / "report.html"
-    page.write_text(render_report(ctx, rendered), encoding="utf-8", newline="\n")
+    page.write_text(render_report(_page_context(store, counts, rules), rendered, first),
+                    encoding="utf-8", newline="\n")
     return page
 
 
@@ -273,15 +281,20 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
         # The report reads each table once or twice, in key order: a small page cache does
         # (the scan's is sized for keyed inserts into large tables).
         store.conn.execute(f"PRAGMA cache_size=-{REPORT_CACHE_KIB}")
+        rules = rules_version()  # once for the page and the manifest
         data, rows, headers, files, finish = _write_data(store, out, report_helpers(store, workers))
         try:
             charts, rendered = _write_charts(store, out)
             trim_memory()
+            # The page's sections that need no row count, while helpers may still be exporting.
+            from forensics.report.html import first_sections
+
+            first = first_sections(_page_context(store, rows, rules), rendered)
         finally:
-            # The graph files; and the page and the dictionary need every export's row count and header.
+            # The graph files; and the rest of the page and the dictionary need every export's
+            # row count and header (``rows`` and ``headers`` are complete once it returns).
             graphs = finish()
-        rules = rules_version()  # once for the page and the manifest
-        outputs = data + charts + [_write_page(store, out, rows, rendered, rules)] + graphs
+        outputs = data + charts + [_write_page(store, out, rows, rendered, rules, first)] + graphs
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
         finished_scan = scan_finished or _meta(store, "last_scan_finished_utc")
     # The store is closed (WAL checkpointed) before its file is hashed.

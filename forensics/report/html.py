@@ -379,14 +379,31 @@ def _asset(name: str) -> str:
     return resources.files("forensics.report").joinpath(name).read_text(encoding="utf-8")
 
 
-def render_report(ctx: Context, charts: Sequence[Drawn]) -> str:
-    """The whole page as text (deterministic: no clock, stable order)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirstSections:
+    """The page's sections that need no export's row count, in page order, and the summary."""
+
+    summary: Summary
+    sections: list[str]
+
+
+def first_sections(ctx: Context, charts: Sequence[Drawn]) -> FirstSections:
+    """Summary, charts, senders, providers, tokens and rules: they read the case, never
+    ``ctx.counts``, so they can be made while other processes still write the exports."""
     s = facts.summary(ctx.conn)
+    return FirstSections(summary=s, sections=[
+        summary_section(ctx, s), charts_section(charts), senders_section(ctx), providers_section(ctx),
+        tokens_section(ctx), rules_section(ctx)])
+
+
+def render_report(ctx: Context, charts: Sequence[Drawn], first: FirstSections | None = None) -> str:
+    """The whole page as text (deterministic: no clock, stable order). ``first``: the
+    sections ``first_sections`` made already."""
+    first = first or first_sections(ctx, charts)
+    s = first.summary
     referenced: set[str] = set()
     evidence = evidence_section(ctx, referenced)
-    body = "\n".join([summary_section(ctx, s), charts_section(charts), senders_section(ctx),
-                      providers_section(ctx), tokens_section(ctx), rules_section(ctx), evidence,
-                      messages_section(ctx, referenced), custody_section(ctx)])
+    body = "\n".join([*first.sections, evidence, messages_section(ctx, referenced), custody_section(ctx)])
     css, js = _asset("report.css"), _asset("report.js")
     values: dict[str, Any] = {
         "csp": content_security_policy(css, js),
