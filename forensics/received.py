@@ -97,7 +97,10 @@ def _date_of_tokens(tokens: str) -> datetime.datetime | None:
     match = _DATE.fullmatch(tokens)
     if match is None:
         return None
-    year_text = match["year"]
+    # Every check returns None, so their order is free: an impossible day (31 Feb) is left
+    # to datetime() below, which raises as date() would have.
+    year_text, month_name, day, hour, minute, second_text, zone_space, zone = match.group(
+        "year", "month", "day", "hour", "minute", "second", "zone_space", "zone")
     if len(year_text.lstrip("0")) > 4:
         return None
     year = int(year_text.lstrip("0") or "0")
@@ -105,19 +108,12 @@ def _date_of_tokens(tokens: str) -> datetime.datetime | None:
         year += 2000 if year < 50 else 1900
     elif len(year_text) == 3:
         year += 1900
-    month = _MONTHS.index(match["month"].lower()) + 1
-    try:
-        datetime.date(year, month, int(match["day"]))
-    except ValueError:
+    hour, minute, second = int(hour), int(minute), int(second_text or "0")
+    if year < 1900 or hour > 23 or minute > 59 or second > 60:
         return None
-    if year < 1900:
-        return None
-    hour, minute, second = int(match["hour"]), int(match["minute"]), int(match["second"] or "0")
-    if hour > 23 or minute > 59 or second > 60:
-        return None
-    zone = match["zone"].upper()
+    zone = zone.upper()
     if zone[0] in "+-":
-        if len(zone) != 5 or int(zone[-2:]) > 59 or not match["zone_space"]:
+        if len(zone) != 5 or int(zone[-2:]) > 59 or not zone_space:
             return None
         offset = (int(zone[1:3]) * 60 + int(zone[3:])) * (-1 if zone[0] == "-" else 1)
     elif zone == "J":
@@ -125,8 +121,8 @@ def _date_of_tokens(tokens: str) -> datetime.datetime | None:
     else:
         offset = _ZONES.get(zone, 0)
     try:
-        value = datetime.datetime(year, month, int(match["day"]), hour, minute, min(second, 59),
-                                  tzinfo=datetime.UTC) - datetime.timedelta(minutes=offset)
+        value = datetime.datetime(year, _MONTHS.index(month_name.lower()) + 1, int(day), hour, minute,
+                                  min(second, 59), tzinfo=datetime.UTC) - datetime.timedelta(minutes=offset)
         return value + datetime.timedelta(seconds=1) if second == 60 else value
     except (OverflowError, ValueError):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from email import message_from_bytes
 from email.policy import compat32
 from pathlib import Path
@@ -71,9 +72,10 @@ def test_non_ascii_and_quoted_hops_go_to_mail_parser_whole() -> None:
 
 def test_every_received_chain_of_the_first_spamassassin_messages(corpus: Path) -> None:
     planned = plan_input(corpus / SPAMASSASSIN)  # read through the reader: evidence opened read-only
-    shard = planned.shards[0]
     chains = fast = 0
-    for raw in READERS[shard.reader].read(shard):
+    # the first 1,000 messages, however many shards the planner cuts them into
+    raws = (raw for shard in planned.shards for raw in READERS[shard.reader].read(shard))
+    for raw in itertools.islice(raws, 1000):
         message = message_from_bytes(raw.data, policy=compat32)
         chain = [decode_header_value(v) for v in message.get_all("Received") or []]
         if chain:
