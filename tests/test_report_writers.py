@@ -1,23 +1,30 @@
-"""The export writers' fast paths write what the plain ones wrote, byte for byte: a JSON Lines
+"""The report writers' fast paths write what the plain ones wrote, byte for byte: a JSON Lines
 row from its template is ``json``'s encoding of the row as a dict, a CSV row whose cells need
-no neutralising is the row itself, and a whole export (CSV and JSON Lines, written in
-batches) equals the files written one row at a time with the csv and json modules."""
+no neutralising is the row itself, a whole export (CSV and JSON Lines, written in batches)
+equals the files written one row at a time with the csv and json modules, the timeline's
+times are strftime's, and a chart saved without savefig's second walk of its artists is the
+chart savefig writes."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from matplotlib.figure import Figure
+from test_report_support import add_findings, hostile_mbox, scan_case
 
 from forensics.report.build import EXPORT_BATCH, _write_export
+from forensics.report.charts import chart_makers, render, style
 from forensics.report.csvout import csv_cells
 from forensics.report.jsonl import jsonl_line, line_writer
 from forensics.report.safe import neutralise_cell
 from forensics.report.timeline import _datetime_text
+from forensics.store import Store
 
 HOSTILE_TEXT = [
     "", " ", "plain", 'say "hi"', "back\\slash", "tab\tnew\nline\rcr", "\x00\x01\x08\x0b\x0c\x1b\x1f\x7f",
@@ -87,3 +94,29 @@ def test_a_batched_export_is_the_export_written_row_by_row(tmp_path: Path, rows:
 ], ids=str)
 def test_timeline_datetimes_are_strftimes_text(when: datetime) -> None:
     assert _datetime_text(when) == when.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _savefig(fig: Figure, fmt: str) -> bytes:
+    """``charts.render`` as it was: plain ``savefig``, with its drawing-disabled layout pass."""
+    buffer = io.BytesIO()
+    with style():
+        fig.savefig(buffer, format=fmt, metadata={"Software": None} if fmt == "png" else {"Date": None, "Creator": None})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("findings", [True, False], ids=["full", "no-data"])
+def test_charts_render_the_bytes_plain_savefig_writes(tmp_path: Path, findings: bool) -> None:
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "box.mbox").write_bytes(hostile_mbox(9))
+    scan_case(tmp_path / "ev", tmp_path / "case")
+    if findings:
+        add_findings(tmp_path / "case")
+    with Store(tmp_path / "case") as store:
+        makers = chart_makers(store.conn)
+        empties = [empty for *_, empty in makers]
+        assert len(makers) == 5 and any(empties) != findings  # "no data" figures without the findings
+        for stem, _title, make, _empty in makers:
+            with style():
+                ours, plain = make(), make()
+            for fmt in ("svg", "png"):  # the report's order: each figure is saved twice
+                assert render(ours, fmt) == _savefig(plain, fmt), f"{stem}.{fmt}"
