@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -88,9 +88,9 @@ def test_a_batched_export_is_the_export_written_row_by_row(tmp_path: Path, rows:
 
 
 @pytest.mark.parametrize("when", [
-    datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone.utc), datetime(1970, 1, 1, tzinfo=timezone.utc),
-    datetime(1000, 1, 1, tzinfo=timezone.utc), datetime(9999, 12, 31, 1, 2, 3, tzinfo=timezone.utc),
-    datetime(102, 8, 22, 10, 0, tzinfo=timezone.utc), datetime(1, 1, 1, tzinfo=timezone.utc),
+    datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(1000, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 1, 2, 3, tzinfo=UTC),
+    datetime(102, 8, 22, 10, 0, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC),
 ], ids=str)
 def test_timeline_datetimes_are_strftimes_text(when: datetime) -> None:
     assert _datetime_text(when) == when.strftime("%Y-%m-%dT%H:%M:%S+00:00")

@@ -27,16 +27,21 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from json.encoder import encode_basestring as _encode_string  # json's own (C) string encoder
 from pathlib import Path
 from typing import IO
-from json.encoder import encode_basestring as _encode_string  # json's own (C) string encoder
-from xml.etree.ElementTree import Element, ElementTree, tostring
 
 # ElementTree's own escaping of text and attribute values (private, but the streamed text
 # must be what ``tostring`` writes, on whatever Python's version of the rules).
-from xml.etree.ElementTree import _escape_attrib, _escape_cdata  # type: ignore[attr-defined]
+from xml.etree.ElementTree import (  # type: ignore[attr-defined]
+    Element,
+    ElementTree,
+    _escape_attrib,
+    _escape_cdata,
+    tostring,
+)
 
 import networkx as nx
 from networkx.readwrite.gexf import GEXFWriter
@@ -191,9 +196,9 @@ class _GraphMLFile(_File):
         # Keys are declared in the order networkx meets them: the graph's, the nodes', the edges'.
         self.graph_data = [self.writer.add_data(str(k), type(v), str(v), "graph", None)
                            for k, v in graph_attrs.items()]
-        self.keys: dict[tuple[object, type, str], str] = {}  # (name, type, scope) -> escaped key id
+        self.keys: dict[tuple[str, type, str], str] = {}  # (name, type, scope) -> escaped key id
 
-    def _key(self, k: object, v: object, scope: str) -> str:
+    def _key(self, k: str, v: object, scope: str) -> str:
         found = self.keys.get((k, type(v), scope))
         if found is None:
             data = self.writer.add_data(str(k), type(v), str(v), scope, self.defaults[scope].get(k))
@@ -353,9 +358,9 @@ def _json_scalar(v: object) -> str | None:
 
 
 def _float_text(v: float) -> str:
-    if v != v:
+    if math.isnan(v):
         return "NaN"
-    if v in (math.inf, -math.inf):
+    if math.isinf(v):
         return "Infinity" if v > 0 else "-Infinity"
     return float.__repr__(v)
 

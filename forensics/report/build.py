@@ -14,9 +14,8 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from forensics import __version__
@@ -53,7 +52,7 @@ class ReportResult:
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _header(path: Path) -> list[str]:
@@ -123,7 +122,7 @@ def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers
 
     pool = ProcessPoolExecutor(max_workers=helpers, mp_context=mp_context())
     case_file = str(store.path)
-    graph_task: list[Future[list[Path]]] = (
+    graph_task: list[Future[list[str]]] = (
         [pool.submit(_graphs_in_process, case_file, str(graphs))] if graphs is not None else [])
     tasks = [(job, pool.submit(_export_in_process, case_file, [job])) for job in _largest_first(store.conn, jobs)]
 

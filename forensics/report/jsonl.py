@@ -7,13 +7,14 @@ run by spreadsheets), keys in column order, UTF-8 without escaping, one row per 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
+from typing import Any
 
 from forensics.report.tables import Export, iter_rows
 from forensics.store import Store
-
 
 # json.dumps with ensure_ascii=False builds an encoder per call; one encoder writes the same text.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
@@ -37,18 +38,18 @@ def jsonl_line(header: Sequence[str], row: Sequence[object]) -> str:
 
 def _float_text(value: float) -> str:
     """A float as json writes it (``allow_nan``: NaN and the infinities as JavaScript names)."""
-    if value != value:
+    if math.isnan(value):
         return "NaN"
-    if value in (float("inf"), float("-inf")):
+    if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return float.__repr__(value)
 
 
 # What json's encoder writes for each type SQLite returns (and bool), value by value.
-_VALUE_TEXT: dict[type, Callable[[object], str]] = {
+_VALUE_TEXT: dict[type, Callable[[Any], str]] = {
     str: encode_basestring,  # json's own (C) string encoder, as ensure_ascii=False uses it
-    int: int.__repr__,  # type: ignore[dict-item]
-    float: _float_text,  # type: ignore[dict-item]
+    int: int.__repr__,
+    float: _float_text,
     type(None): lambda _value: "null",
     bool: lambda value: "true" if value else "false",
 }
