@@ -136,7 +136,9 @@ def body_shape(message: Message, identities: Sequence[Identity]) -> str:
     personal |= {i.key.partition("@")[0] for i in identities}
     personal |= {w for a in (*message.to, *message.cc) for w in a.name.split() if len(w) > 1}
     lowered = text.lower()
-    for item in sorted((p.lower() for p in personal if p), key=len, reverse=True):
+    # Longest first, and items of one length in a fixed order: removing "abc" or "bcd" first
+    # from "abcd" leaves different text, and a set's order changes with each process's hash seed.
+    for item in sorted({p.lower() for p in personal if p}, key=lambda p: (-len(p), p)):
         lowered = lowered.replace(item, " ")
     # split() splits on exactly the characters \s matches: the same text as \s+ -> " ", stripped
     return hashlib.sha256(" ".join(lowered.split()).encode("utf-8")).hexdigest()
