@@ -128,7 +128,8 @@ ROLES_TABLE = "temp.token_roles"
 TEMP_TABLES = (PAIRS_TABLE, COPIES_TABLE, ROLES_TABLE)
 # Columns of TOKENS_SQL: the message, its pair, and the lists a role row names (senders,
 # providers, hosts, locations, chains: distinct, non-empty, sorted).
-_MESSAGE, _SENDER, _RECIPIENT, _PAIR_N, _LENGTH, _CLASS, _ENTROPY, _COMPARED, _DIFFERING = 1, 2, 3, 4, 9, 10, 11, 12, 13
+_MESSAGE, _SENDER, _RECIPIENT, _PAIR_N = 1, 2, 3, 4
+_LENGTH, _CLASS, _ENTROPY, _COMPARED, _DIFFERING = 9, 10, 11, 12, 13
 _LISTS = (2, 5, 6, 7, 8)
 
 
