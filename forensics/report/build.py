@@ -212,24 +212,16 @@ def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[Drawn]]:
 
     outputs: list[Path] = []
     drawn = []
-    # The collections below need only look at what the charts make: what exists now (modules,
-    # matplotlib's own tables) is set aside for the while (a full collection of it costs more
-    # than drawing a small chart).
-    gc.collect()
-    gc.freeze()
-    try:
-        for chart in iter_charts(store.conn):
-            svg = render(chart.figure, "svg")
-            for fmt, data in (("png", render(chart.figure, "png")), ("svg", svg)):
-                path = out / f"{chart.stem}.{fmt}"
-                path.write_bytes(data)
-                outputs.append(path)
-            drawn.append(Drawn(stem=chart.stem, title=chart.title, empty=chart.empty, svg=svg))
-            chart.figure.clear()
-            del chart
-            gc.collect()  # a figure is a web of reference cycles: free it now, not at some later collection
-    finally:
-        gc.unfreeze()
+    for chart in iter_charts(store.conn):
+        svg = render(chart.figure, "svg")
+        for fmt, data in (("png", render(chart.figure, "png")), ("svg", svg)):
+            path = out / f"{chart.stem}.{fmt}"
+            path.write_bytes(data)
+            outputs.append(path)
+        drawn.append(Drawn(stem=chart.stem, title=chart.title, empty=chart.empty, svg=svg))
+        chart.figure.clear()
+        del chart
+        gc.collect()  # a figure is a web of reference cycles: free it now, not at some later collection
     return outputs, drawn
 
 
