@@ -49,7 +49,7 @@ from forensics.report.timeline import write_timeline
 from forensics.report.dictionary import write_dictionary
 from forensics.correlate.export import write_graphs
 from forensics.store import Store
-import forensics.report.charts, forensics.report.html  # imported where used since 974b4ca: counted here for both trees
+import forensics.report.charts, forensics.report.html  # imported where used since 0e786ee: counted here for both trees
 c1, w1 = clock(); times["imports"] = (c1 - c0, w1 - w0)
 case, out = Path(sys.argv[1]), Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
