@@ -335,7 +335,17 @@ class IdentityForms:
     in ``forms_of`` order.
     """
 
-    __slots__ = ("_digests", "_groups", "deep", "encoded_lengths", "key", "variants", "written")
+    __slots__ = (
+        "_digests",
+        "_found",
+        "_groups",
+        "_pending",
+        "deep",
+        "encoded_lengths",
+        "key",
+        "variants",
+        "written",
+    )
 
     def __init__(self, key: str, written: str, deep: bool) -> None:
         self.key, self.written, self.deep = key, written, deep
@@ -343,6 +353,10 @@ class IdentityForms:
         self.encoded_lengths = frozenset().union(*(_encoded_lengths(text) for _, text in self.variants))
         self._groups: dict[_PlainGroup, _Group] = {}
         self._digests: _Group | None = None
+        # The groups built so far in one table (first explanation of each form), and those
+        # not built yet: a recipient seen again costs one dict lookup per text.
+        self._found: _Group = {}
+        self._pending: list[_GroupKey] = [*_PLAIN_GROUPS, None]
 
     def group(self, group: _PlainGroup) -> _Group:
         """The forms of one plain group, first explanation of each."""
@@ -372,15 +386,15 @@ class IdentityForms:
     def hit(self, entry: _Entry) -> Hit:
         return Hit(self.key, entry[1], entry[2])
 
-    def entry(self, text: str, keys: Sequence[_GroupKey] | None = None) -> _Entry | None:
-        """The first explanation of ``text`` among this identity's forms, or None
-        (``keys``: the groups that could hold it, ``_keys_for`` if not given)."""
-        found = None
-        for key in _keys_for(text, self.encoded_lengths) if keys is None else keys:
-            other = self.tables(key).get(text)
-            if other is not None and (found is None or other[0] < found[0]):
-                found = other
-        return found
+    def entry(self, text: str) -> _Entry | None:
+        """The first explanation of ``text`` among this identity's forms, or None."""
+        if self._pending:
+            for key in [k for k in self._pending if _may_hold(k, text, self.encoded_lengths)]:
+                self._pending.remove(key)
+                for form, entry in self.tables(key).items():
+                    if form not in self._found or entry[0] < self._found[form][0]:
+                        self._found[form] = entry
+        return self._found.get(text)
 
     def table(self) -> dict[str, Hit]:
         """Every form, first explanation of each, in ``forms_of`` order (builds every group)."""
@@ -394,14 +408,18 @@ class IdentityForms:
 
 def _keys_for(text: str, encoded_lengths: frozenset[int]) -> list[_GroupKey]:
     """The groups that could hold ``text``: the words always, the others by its shape."""
-    keys: list[_GroupKey] = [_WORDS]
-    if len(text) in encoded_lengths:
-        keys.append(_ENCODED)
-    if _checksum_shaped(text):
-        keys.append(_CHECKSUMS)
-    if _digest_shaped(text):
-        keys.append(None)
-    return keys
+    return [k for k in (*_PLAIN_GROUPS, None) if _may_hold(k, text, encoded_lengths)]
+
+
+def _may_hold(key: _GroupKey, text: str, encoded_lengths: frozenset[int]) -> bool:
+    """Could group ``key`` (None: the digests) hold ``text``? False only if it cannot."""
+    if key is _WORDS:
+        return True
+    if key is _ENCODED:
+        return len(text) in encoded_lengths
+    if key is _CHECKSUMS:
+        return _checksum_shaped(text)
+    return _digest_shaped(text)
 
 
 @lru_cache(maxsize=128)  # a mailbox has few recipients; each one's forms are built once per worker
@@ -456,12 +474,11 @@ class FormsIndex:
 
     def get(self, text: str, default: tuple[Hit, ...] = ()) -> tuple[Hit, ...]:
         """Every identity's explanation of ``text``, in the order of the identities."""
-        keys = _keys_for(text, self.encoded_lengths)
         if self._merged is None:
-            found = ((f, f.entry(text, keys)) for f in self.forms)
+            found = ((f, f.entry(text)) for f in self.forms)
             return tuple(f.hit(e) for f, e in found if e is not None) or default
         best: dict[int, _Entry] = {}
-        for key in keys:
+        for key in _keys_for(text, self.encoded_lengths):
             for n, entry in self._merged_group(key).get(text, ()):
                 if n not in best or entry[0] < best[n][0]:
                     best[n] = entry
