@@ -159,16 +159,18 @@ class _FeedparserRe:
         return re.compile(pattern, flags)
 
 
-_PARSEGEN = FeedParser._parsegen  # type: ignore[attr-defined]  # private, read not changed
+def _feedparser_class() -> type[FeedParser]:
+    """The stdlib feedparser with its ``_parsegen`` code run with ``_FeedparserRe`` as ``re``;
+    the stdlib's own class where ``_parsegen`` (private) is not a plain function any more."""
+    parsegen = getattr(FeedParser, "_parsegen", None)
+    if not isinstance(parsegen, types.FunctionType):
+        return FeedParser
+    fast = types.FunctionType(parsegen.__code__, {**vars(email.feedparser), "re": _FeedparserRe},
+                              "_parsegen", parsegen.__defaults__, parsegen.__closure__)
+    return type("_FeedParser", (FeedParser,), {"_parsegen": fast})
 
 
-class _FeedParser(FeedParser):
-    """The stdlib feedparser, its ``_parsegen`` code run with ``_FeedparserRe`` as ``re``."""
-
-    _parsegen = types.FunctionType(
-        _PARSEGEN.__code__, {**vars(email.feedparser), "re": _FeedparserRe},
-        "_parsegen", _PARSEGEN.__defaults__, _PARSEGEN.__closure__,
-    )
+_FeedParser = _feedparser_class()
 
 
 def message_from_bytes(data: bytes) -> EmailMessage:
