@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import re
+from collections.abc import Iterator
 from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -36,11 +37,21 @@ from forensics.parse import (
     message_from_bytes,
     simple_addresses,
 )
+from forensics.records import RawMessage
 from forensics.textdecode import known_charset
 
 SPAMASSASSIN = Path("spamassassin-public-corpus/spamassassin-public-corpus-all.mbox")
 ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc", "delivered-to", "x-original-to",
                    "envelope-to", "x-envelope-to", "return-path", "bcc", "resent-from", "resent-to")
+
+
+def spamassassin_messages(corpus: Path) -> Iterator[RawMessage]:
+    """Every message of the SpamAssassin mbox as the scan reads it (skips when it is absent)."""
+    mbox = corpus / SPAMASSASSIN
+    if not mbox.is_file():
+        pytest.skip(f"{mbox} not found")
+    for shard in plan_input(mbox).shards:
+        yield from READERS[shard.reader].read(shard)
 
 
 def _same(values: list[str]) -> bool:
@@ -83,20 +94,16 @@ def test_generated_lists_read_as_the_stdlib_reads_them(values: list[str]) -> Non
 
 
 def test_every_header_of_the_spamassassin_mbox_reads_as_the_stdlib_reads_it(corpus: Path) -> None:
-    mbox = corpus / SPAMASSASSIN
-    if not mbox.is_file():
-        pytest.skip(f"{mbox} not found")
     parser = BytesHeaderParser(policy=compat32)
     messages = fast = 0
-    for shard in plan_input(mbox).shards:
-        for raw in READERS[shard.reader].read(shard):
-            messages += 1
-            heads: dict[str, list[str]] = {}
-            for name, value in parser.parsebytes(raw.data).items():
-                heads.setdefault(name.lower(), []).append(decode_header_value(value))
-            for name, values in heads.items():  # every header, not only address headers
-                assert _same(values), (raw.locator, name, values)
-                fast += name in ADDRESS_HEADERS and simple_addresses(values) is not None
+    for raw in spamassassin_messages(corpus):
+        messages += 1
+        heads: dict[str, list[str]] = {}
+        for name, value in parser.parsebytes(raw.data).items():
+            heads.setdefault(name.lower(), []).append(decode_header_value(value))
+        for name, values in heads.items():  # every header, not only address headers
+            assert _same(values), (raw.locator, name, values)
+            fast += name in ADDRESS_HEADERS and simple_addresses(values) is not None
     assert messages == 6046
     assert fast > 22_000  # the fast path is the common case (97% of address headers), not the exception
 
@@ -133,33 +140,25 @@ def test_generated_bodies_split_as_the_per_boundary_pattern_splits_them(body: by
 
 
 def test_every_multipart_of_the_spamassassin_mbox_splits_as_before(corpus: Path) -> None:
-    mbox = corpus / SPAMASSASSIN
-    if not mbox.is_file():
-        pytest.skip(f"{mbox} not found")
     split = 0
-    for shard in plan_input(mbox).shards:
-        for raw in READERS[shard.reader].read(shard):
-            boundary = re.search(rb'boundary="?([^";\r\n]+)', raw.data, re.IGNORECASE)
-            if boundary:
-                body = raw.data.partition(b"\n\n")[2]
-                assert _split_multipart(body, boundary.group(1)) == _split_by_regex(body, boundary.group(1))
-                split += 1
+    for raw in spamassassin_messages(corpus):
+        boundary = re.search(rb'boundary="?([^";\r\n]+)', raw.data, re.IGNORECASE)
+        if boundary:
+            body = raw.data.partition(b"\n\n")[2]
+            assert _split_multipart(body, boundary.group(1)) == _split_by_regex(body, boundary.group(1))
+            split += 1
     assert split > 500
 
 
 def test_raw_headers_decode_as_the_parsed_items_decode(corpus: Path) -> None:
     """``parse._fetched`` skips compat32's surrogate check for ASCII values only."""
-    mbox = corpus / SPAMASSASSIN
-    if not mbox.is_file():
-        pytest.skip(f"{mbox} not found")
     parser = BytesHeaderParser(policy=compat32)
     wrapped = 0
-    for shard in plan_input(mbox).shards:
-        for raw in READERS[shard.reader].read(shard):
-            msg = parser.parsebytes(raw.data)
-            fast = [(k, decode_header_value(_fetched(msg, k, v))) for k, v in msg.raw_items()]
-            assert fast == [(k, decode_header_value(v)) for k, v in msg.items()], raw.locator
-            wrapped += sum(not isinstance(v, str) for _, v in msg.items())
+    for raw in spamassassin_messages(corpus):
+        msg = parser.parsebytes(raw.data)
+        fast = [(k, decode_header_value(_fetched(msg, k, v))) for k, v in msg.raw_items()]
+        assert fast == [(k, decode_header_value(v)) for k, v in msg.items()], raw.locator
+        wrapped += sum(not isinstance(v, str) for _, v in msg.items())
     assert wrapped > 0  # raw 8-bit headers are in the corpus, and still go through the policy
 
 
@@ -219,12 +218,8 @@ def test_generated_multiparts_parse_as_the_stdlib_parses_them(boundary: str, bod
 
 
 def test_every_spamassassin_message_parses_as_the_stdlib_parses_it(corpus: Path) -> None:
-    mbox = corpus / SPAMASSASSIN
-    if not mbox.is_file():
-        pytest.skip(f"{mbox} not found")
     compared = 0
-    for shard in plan_input(mbox).shards:
-        for raw in READERS[shard.reader].read(shard):
-            assert _same_tree(raw.data), raw.locator
-            compared += 1
+    for raw in spamassassin_messages(corpus):
+        assert _same_tree(raw.data), raw.locator
+        compared += 1
     assert compared == 6046

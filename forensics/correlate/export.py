@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import shutil
 import sqlite3
@@ -49,6 +48,7 @@ from networkx.readwrite.graphml import GraphMLWriter
 
 from forensics.correlate.graph import GraphOptions, GraphStream, stream_graph
 from forensics.correlate.sources import release
+from forensics.jsontext import float_text
 
 FORMATS = ("graphml", "gexf", "json")
 GRAPH_STEM = "graph"  # the tracking graph at the chosen level
@@ -353,16 +353,8 @@ def _json_scalar(v: object) -> str | None:
     if type(v) is int:
         return int.__repr__(v)
     if type(v) is float:
-        return _float_text(v)
+        return float_text(v)
     return None
-
-
-def _float_text(v: float) -> str:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "Infinity" if v > 0 else "-Infinity"
-    return float.__repr__(v)
 
 
 def _json_item(item: dict[str, object]) -> str:

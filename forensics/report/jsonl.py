@@ -7,12 +7,12 @@ run by spreadsheets), keys in column order, UTF-8 without escaping, one row per 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
+from forensics.jsontext import float_text
 from forensics.report.tables import Export, iter_rows
 from forensics.store import Store
 
@@ -36,20 +36,11 @@ def jsonl_line(header: Sequence[str], row: Sequence[object]) -> str:
     return _ENCODER.encode(dict(zip(header, row))) + "\n"
 
 
-def _float_text(value: float) -> str:
-    """A float as json writes it (``allow_nan``: NaN and the infinities as JavaScript names)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return float.__repr__(value)
-
-
 # What json's encoder writes for each type SQLite returns (and bool), value by value.
 _VALUE_TEXT: dict[type, Callable[[Any], str]] = {
     str: encode_basestring,  # json's own (C) string encoder, as ensure_ascii=False uses it
     int: int.__repr__,
-    float: _float_text,
+    float: float_text,
     type(None): lambda _value: "null",
     bool: lambda value: "true" if value else "false",
 }
