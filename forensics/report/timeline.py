@@ -99,10 +99,6 @@ def _events(date_raw: str, date_utc: str, received_json: str, envelope: str) -> 
         yield last
 
 
-def message_events(row: sqlite3.Row) -> Iterator[Event]:
-    return _events(row["date_raw"], row["date_utc"], row["received_json"], row["envelope"])
-
-
 def _datetime_text(when: datetime) -> str:
     """``when.strftime("%Y-%m-%dT%H:%M:%S+00:00")``, formatted here for the years every C library
     writes with four digits (strftime costs a tenth of the timeline); years before 1000 (Y2K-bug
