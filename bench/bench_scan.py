@@ -39,7 +39,7 @@ TARGET_RSS_MB = 500
 
 # Run in the child: the scan's phases timed through the progress hook, then the report.
 DRIVER = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
 from forensics.pipeline import ScanOptions, scan
 from forensics.report.build import write_report
@@ -53,9 +53,9 @@ def hook(done, total):
     if done == total:
         phase("finalizers")
 if __name__ == "__main__":
-    path, out, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    paths, out, workers = [Path(p) for p in sys.argv[1].split(os.pathsep)], Path(sys.argv[2]), int(sys.argv[3])
     phase("shards")
-    result = scan([path], ScanOptions(out=out, workers=workers, resume=False), progress=hook)
+    result = scan(paths, ScanOptions(out=out, workers=workers, resume=False), progress=hook)
     marks["scanned"] = time.perf_counter()
     phase("report")
     peaks = {"main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -99,15 +99,19 @@ def stdlib_rate(path: Path) -> dict[str, float]:
             "mb_s": path.stat().st_size / 1e6 / seconds, "cpu_s": cpu}
 
 
-def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
-    """One scan in a fresh subprocess; peak memory of its whole process tree sampled."""
+def run_scan(path: Path | tuple[Path, ...], out: Path, workers: int, size: int | None = None) -> dict[str, Any]:
+    """One scan (of one path or several) in a fresh subprocess; peak memory of its whole process
+    tree sampled. ``size``: the input's bytes, for MB/s (default: the one file's size)."""
     import psutil
+
+    paths = path if isinstance(path, tuple) else (path,)
+    size = paths[0].stat().st_size if size is None else size
 
     shutil.rmtree(out, ignore_errors=True)
     phase_file = out.parent / f"{out.name}.phase"
     phase_file.write_text("start")
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(out), str(workers), str(phase_file)],
+    child = subprocess.Popen([sys.executable, "-c", DRIVER, os.pathsep.join(map(str, paths)), str(out), str(workers), str(phase_file)],
                              stdout=subprocess.PIPE, cwd=HERE)
     peak = peak_pss = 0
     by_phase: dict[str, float] = {}  # peak PSS of the tree per phase (shards, finalizers, report)
@@ -143,7 +147,7 @@ def run_scan(path: Path, out: Path, workers: int) -> dict[str, Any]:
         messages = conn.execute("SELECT COUNT(*) FROM occurrences").fetchone()[0]
     return {
         "workers": workers, "messages": messages, "seconds": seconds, "shards": info["shards"],
-        "msg_s": messages / seconds, "mb_s": path.stat().st_size / 1e6 / seconds,
+        "msg_s": messages / seconds, "mb_s": size / 1e6 / seconds,
         "shards_s": marks.get("last_shard", marks["start"]) - marks["start"],  # hash, plan, all shards
         "finalize_s": marks["scanned"] - marks.get("last_shard", marks["start"]),
         "report_s": marks["reported"] - marks["scanned"],

@@ -198,13 +198,20 @@ def mbox_entry(envelope: str, data: bytes) -> bytes:
 
 def generate(size: int, seed: int = 1) -> Iterator[bytes]:
     """mbox entries until at least ``size`` bytes were produced."""
+    for envelope, data in messages(size, seed):
+        yield mbox_entry(envelope, data)
+
+
+def messages(size: int, seed: int = 1) -> Iterator[tuple[str, bytes]]:
+    """The messages of ``generate`` (envelope sender, RFC 5322 bytes), for other layouts
+    (maildir, .eml files: ``bench_formats.py``); ``size`` counts their mbox entries' bytes."""
     rng = random.Random(seed)
     written = index = 0
     while written < size:
-        entry = mbox_entry(*message(rng, index))
-        written += len(entry)
+        envelope, data = message(rng, index)
+        written += len(mbox_entry(envelope, data))
         index += 1
-        yield entry
+        yield envelope, data
 
 
 def parse_size(text: str) -> int:
