@@ -42,8 +42,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import bench_scan  # noqa: E402 - the scan runner and its targets, shared
-import make_big_mbox  # noqa: E402
+import bench_scan  # the scan runner and its targets, shared
+import make_big_mbox
 
 CORPUS = HERE.parent.parent / "shared" / "corpus"
 STORE_FOLDERS = ("aspose-email-net", "java-libpst", "go-pst")
@@ -165,7 +165,7 @@ def bare_msg(paths: tuple[Path, ...]) -> int:
                 for attribute in ("header", "body", "htmlBody"):
                     getattr(item, attribute, None)
             count += 1
-        except Exception:  # noqa: BLE001 - a file extract-msg cannot read counts no message
+        except Exception:  # noqa: BLE001, S112 - a file extract-msg cannot read counts no message
             continue
     return count
 
