@@ -15,7 +15,6 @@ refused (everything is read again) when the case was filled by a different analy
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -167,7 +166,7 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
 def _run(store: Store, results: Iterator[TaskResult], total: int, progress: ProgressHook | None) -> None:
     """Commit each task's shards as they arrive (in task order): the main process keeps nothing."""
     committed = 0
-    with contextlib.closing(results):  # on Ctrl-C, stop the workers now, not at garbage collection
+    try:
         for task_results in results:
             store.commit_encoded(task_results)
             committed += len(task_results)
@@ -175,6 +174,10 @@ def _run(store: Store, results: Iterator[TaskResult], total: int, progress: Prog
             release_heap()  # else the heap fragments between the page cache and each task's rows
             if progress:
                 progress(committed, total)
+    finally:
+        close = getattr(results, "close", None)  # an engine's generator: on Ctrl-C, stop the workers
+        if close is not None:                    # now, not at garbage collection
+            close()
 
 
 def _shards_of(planned: list[PlannedInput]) -> tuple[list[Shard], dict[str, int]]:

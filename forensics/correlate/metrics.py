@@ -266,7 +266,7 @@ def provider_sender_graph(conn: sqlite3.Connection) -> nx.Graph:
 
 def betweenness_sample(graph: nx.Graph) -> int | None:
     """How many source nodes to search from: None (all: exact) when the budget allows."""
-    nodes, edges = graph.number_of_nodes(), max(1, graph.number_of_edges())
+    nodes, edges = int(graph.number_of_nodes()), max(1, int(graph.number_of_edges()))
     if nodes * edges <= BETWEENNESS_BUDGET:
         return None
     return min(nodes, max(MIN_SAMPLE, BETWEENNESS_BUDGET // edges))
