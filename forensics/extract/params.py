@@ -176,7 +176,12 @@ def entropy(text: str) -> float:
     if not text:
         return 0.0
     total = len(text)
-    return -sum(n / total * math.log2(n / total) for n in Counter(text).values())
+    # The counts in first-occurrence order, as Counter(text).values() gives them (so the sum
+    # adds the same terms in the same order): str.count is cheaper than a Counter on short ids
+    # (quadratic on long text, which keeps the Counter).
+    counts = [text.count(c) for c in dict.fromkeys(text)] if total <= 64 else Counter(text).values()
+    log2 = math.log2
+    return -sum([n / total * log2(n / total) for n in counts])
 
 
 @lru_cache(maxsize=16384)  # a recipient's token recurs in every link of every message to them
@@ -192,10 +197,16 @@ def value_shape(value: str, *, named_id: bool = False) -> str:
         return _number_shape(value, named_id)
     if _HEX.fullmatch(value) and not value.isalpha():
         return "hex"
-    if _B64.fullmatch(value) and _mixed(value) and entropy(value) >= MIN_RANDOM_ENTROPY:
-        return "base64"
-    if _TOKEN.fullmatch(value) and _mixed(value) and entropy(value) >= MIN_RANDOM_ENTROPY:
-        return "token"
+    random = None  # _mixed and entropy, computed once for both shapes
+    if _B64.fullmatch(value):
+        random = _mixed(value) and entropy(value) >= MIN_RANDOM_ENTROPY
+        if random:
+            return "base64"
+    if _TOKEN.fullmatch(value):
+        if random is None:
+            random = _mixed(value) and entropy(value) >= MIN_RANDOM_ENTROPY
+        if random:
+            return "token"
     if named_id and len(value) >= 6 and value.isalnum() and _case_mixed(value):
         return "token"  # id=vdKWfulJxTQ: short, but named as an id and not a word
     if named_id and sum(c.isdigit() for c in value) >= 4:
@@ -267,7 +278,10 @@ def inspect(url: str) -> UrlEvidence:
     identifiers: list[Identifier] = []
     tracking: list[TrackingParam] = []
     busters: list[str] = []
-    _path_evidence(parts.path, (parts.hostname or "").lower(), identifiers, busters)
+    # The host is only read for the CDN prefix rule: every CDN host names "akamai", so
+    # other URLs skip parsing it.
+    host = (parts.hostname or "").lower() if "akamai" in url.lower() else ""
+    _path_evidence(parts.path, host, identifiers, busters)
     _query_evidence(query_pairs(parts.query), "query", identifiers, tracking, busters)
     return UrlEvidence(identifiers=tuple(identifiers), tracking=tuple(tracking), cache_busters=tuple(busters))
 

@@ -37,7 +37,10 @@ class Target:
 
 def clean(raw: str) -> str:
     """A URL as a browser reads an attribute: outer whitespace and inner tabs/newlines dropped."""
-    return raw.strip(" \t\n\r\f\v").translate(_URL_WHITESPACE)
+    url = raw.strip(" \t\n\r\f\v")
+    if "\t" in url or "\n" in url or "\r" in url:  # translate() looks up every character
+        url = url.translate(_URL_WHITESPACE)
+    return url
 
 
 def scheme_of(url: str) -> str:

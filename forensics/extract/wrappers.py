@@ -319,6 +319,18 @@ def unwrap(url: str, *, follow_redirects: bool = True) -> Unwrapped:
     return Unwrapped(final=current, hops=tuple(hops), notes=tuple(notes), truncated=False)
 
 
+def unwrap_resource(url: str) -> tuple[Unwrapped, bool]:
+    """``unwrap(url, follow_redirects=False)`` (a remote resource's gateways and proxies), and
+    whether its final URL still embeds a URL (``unwrap(final)`` takes a hop off).
+
+    Most resource URLs cannot wrap anything (``_may_wrap``): then neither call finds a hop,
+    and the answer is known without making them."""
+    if not _may_wrap(url, host_of(url)):
+        return Unwrapped(final=url, hops=(), notes=(), truncated=False), False
+    unwrapped = unwrap(url, follow_redirects=False)
+    return unwrapped, bool(unwrap(unwrapped.final).hops)
+
+
 def _may_wrap(url: str, host: str) -> bool:
     """Cheap test first: every unwrapper needs an inner URL's trace ('http', '//' encoded or
     not, base64 of 'http') after the scheme, or one of the hosts that write it otherwise."""

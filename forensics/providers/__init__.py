@@ -101,21 +101,21 @@ class Attributor:
         about the same URLs, and a newsletter's URLs recur from message to message.
         """
         found_header = self._header(message, header)
-        key = (url, host, found_header, sender_domain(message))
+        own = sender_domain(message)
+        key = (url, host, found_header, own)
         cached = self._url_cache.get(key)
         if cached is None:
             if len(self._url_cache) >= _URL_CACHE_SIZE:
                 self._url_cache.clear()  # bounded; cheaper than LRU order and as good for runs of a sender
-            cached = self._url_cache[key] = self._attribute_url(url, host, message, found_header)
+            cached = self._url_cache[key] = self._attribute_url(url, host, found_header, own)
         return cached
 
-    def _attribute_url(self, url: str, host: str, message: Message | None,
-                       header: Attribution | None) -> Attribution:
+    def _attribute_url(self, url: str, host: str, header: Attribution | None, own: str) -> Attribution:
         parts = split_url(url, host)
         params = tracking_params(parts, self.urls.params, self._generic, self._prefixes)
         found = (self.layer_host(parts) or self.layer_path(parts)
-                 or self.layer_header(parts, message, header)
-                 or self.layer_first_party(parts, message))
+                 or self._layer_header(parts, header, own)
+                 or self._layer_first_party(parts, own))
         if found is None:
             found = _unknown(self.urls.neutral_host(parts))
         return replace(found, tracking_params=params) if params else found
@@ -154,9 +154,13 @@ class Attributor:
 
     def layer_header(self, parts: UrlParts, message: Message | None,
                      header: Attribution | None) -> Attribution | None:
+        return self._layer_header(parts, header, sender_domain(message))
+
+    def _layer_header(self, parts: UrlParts, header: Attribution | None, own: str) -> Attribution | None:
+        """``layer_header`` given the sender's domain ``own`` (the only message fact it reads)."""
         if header is None or not parts.host or self.urls.neutral_host(parts):
             return None
-        look = self.tracking_look(parts, message)
+        look = self._tracking_look(parts, own)
         weight = _LOOK_WEIGHT.get((bool(look[0]), bool(look[1])))
         if weight is None:
             return None
@@ -166,10 +170,12 @@ class Attributor:
 
     def tracking_look(self, parts: UrlParts, message: Message | None) -> tuple[str, str]:
         """Why the URL looks like tracking on a branded domain: (label reason, token reason)."""
+        return self._tracking_look(parts, sender_domain(message))
+
+    def _tracking_look(self, parts: UrlParts, own: str) -> tuple[str, str]:
         first = parts.host.split(".", 1)[0]
         label = (f"sub-domain '{first}' is a typical tracking label"
                  if _DIGIT_RUN.sub("#", first) in self._labels else "")
-        own = sender_domain(message)
         token = _opaque_token(parts)
         on_own = bool(own) and registered_domain(parts.host) == own
         token_reason = ""
@@ -179,8 +185,11 @@ class Attributor:
         return label, token_reason
 
     def layer_first_party(self, parts: UrlParts, message: Message | None) -> Attribution | None:
+        return self._layer_first_party(parts, sender_domain(message))
+
+    def _layer_first_party(self, parts: UrlParts, own: str) -> Attribution | None:
         domain = registered_domain(parts.host) if parts.host else ""
-        if not domain or domain != sender_domain(message):
+        if not domain or domain != own:
             return None
         return Attribution(provider="", company="", category="first-party", layer="first-party",
                            rule_id="", confidence=_FIRST_PARTY_CONFIDENCE,

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from forensics.providers.kb import KnowledgeBaseError, Provider, UrlRule
 
 _DIGITS = re.compile(r"\d+")
+_HOSTS_KEPT = 4096  # hosts whose neutral suffix is remembered (a mailbox has few hosts)
 # The literal first segment of a shape regex: ^/wf/..., ^/open\.aspx\?..., ^/\?qs=...
 _LEAD = re.compile(r"\^/((?:[A-Za-z0-9_~-]|\\\.)*)(?=/|\\\?|\$|$)")
 
@@ -52,7 +53,8 @@ def split_url(url: str, host: str = "") -> UrlParts:
     """Host (lower case, no port, no trailing dot), path and query of a URL; never raises."""
     try:
         parts = urlsplit(url.strip())
-        netloc_host = parts.hostname or ""
+        # the URL's own host name is parsed only when the caller gives none
+        netloc_host = (parts.hostname or "") if not host else ""
     except ValueError:
         parts, netloc_host = urlsplit(""), ""
     name = (host or netloc_host).strip().lower()
@@ -130,6 +132,7 @@ class UrlMatcher:
         self.shape_buckets = {s: _Alternation(r) for s, r in shapes.items() if s is not None}
         self.shape_wild = _Alternation(shapes[None]) if None in shapes else None
         self.neutral = frozenset(neutral_hosts)
+        self._neutral_of: dict[str, str] = {}  # host -> its neutral suffix ('' if none)
         self.shape_count = sum(len(r) for r in shapes.values())
 
     def match_host(self, parts: UrlParts) -> Hit | None:
@@ -167,7 +170,12 @@ class UrlMatcher:
 
     def neutral_host(self, parts: UrlParts) -> str:
         """The neutral (content, font, CDN) suffix the host falls under, or ''."""
-        return next((k for k in parts.keys if k in self.neutral), "")
+        found = self._neutral_of.get(parts.host)  # keys are a function of the host alone
+        if found is None:
+            if len(self._neutral_of) >= _HOSTS_KEPT:
+                self._neutral_of.clear()
+            found = self._neutral_of[parts.host] = next((k for k in parts.keys if k in self.neutral), "")
+        return found
 
 
 def _claim(table: dict[str, UrlRule], key: str, rule: UrlRule) -> None:
