@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import hashlib
 import os
 import re
 import sqlite3
@@ -16,16 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from forensics import __version__
 from forensics.correlate.export import write_graphs
 from forensics.errors import ReadError
-from forensics.report.csvout import QUERIES, TextChunks, csv_cells, csv_writer
+from forensics.report.csvout import KEYED, QUERIES, TextChunks, csv_cells, csv_writer
 from forensics.report.dictionary import write_dictionary
 from forensics.report.jsonl import line_writer as jsonl_line_writer
 from forensics.report.manifest import rules_version, write_manifest
-from forensics.report.tables import export_plan
+from forensics.report.tables import Export, export_plan, export_sql
 from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline
 from forensics.store import CASE_FILE, Store, trim_memory
@@ -60,14 +61,14 @@ def _header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def _write_data(store: Store, out: Path, helpers: int) -> tuple[
+def _write_data(store: Store, out: Path, helpers: int, sealed: _Sealed) -> tuple[
         list[Path], dict[str, int], dict[str, list[str]], dict[str, list[str]], Callable[[], list[Path]]]:
     """Every export's CSV and JSON Lines file, and the timeline; the graphs are started.
 
     With ``helpers``, the exports and the graphs are written by that many other processes
     while this one goes on with the timeline and the charts. The last value returned
-    waits for them and returns the graph files (until then, ``rows`` is incomplete). The
-    files are the same either way.
+    waits for them and returns the graph files (until then, ``rows`` and ``sealed``, the
+    exports' hashes, are incomplete). The files are the same either way.
     """
     outputs: list[Path] = []
     rows: dict[str, int] = {}
@@ -79,7 +80,7 @@ def _write_data(store: Store, out: Path, helpers: int) -> tuple[
         jobs.append((export.name, export.sql, csv_path, jsonl_path))
         files[export.name] = [csv_path.name, jsonl_path.name]
         outputs += [csv_path, jsonl_path]
-    finish = _start_exports(store, jobs, rows, headers, helpers, graphs=out)
+    finish = _start_exports(store, jobs, rows, headers, helpers, graphs=out, sealed=sealed)
     timeline = out / "timeline.csv"
     rows["timeline"] = write_timeline(store, timeline)
     headers["timeline"], files["timeline"] = list(TIMELINE_COLUMNS), [timeline.name]
@@ -88,10 +89,11 @@ def _write_data(store: Store, out: Path, helpers: int) -> tuple[
 
 
 _Job = tuple[str, str, Path, Path]  # export name, query, CSV path, JSON Lines path
+_Sealed = dict[str, dict[str, Any]]  # path -> SHA-256 and size of a file, as the manifest records it
 
 
 def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers: dict[str, list[str]],
-                   helpers: int, graphs: Path | None = None) -> Callable[[], list[Path]]:
+                   helpers: int, graphs: Path | None = None, sealed: _Sealed | None = None) -> Callable[[], list[Path]]:
     """Write the exports here now, or start them in ``helpers`` processes; returns the wait,
     which also writes the graph files into folder ``graphs`` (or has a helper write them) and
     returns them.
@@ -101,7 +103,10 @@ def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers
     takes back the tasks no helper has started yet, smallest first, and does them here:
     both ends of the list finish together.
     """
-    def record(counts: dict[str, int]) -> None:
+    sealed = {} if sealed is None else sealed
+
+    def record(counts: dict[str, int], hashes: _Sealed | None = None) -> None:
+        sealed.update(hashes or {})
         for name, _sql, csv_path, _jsonl in jobs:
             if name in counts:
                 rows[name], headers[name] = counts[name], _header(csv_path)
@@ -114,7 +119,7 @@ def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers
         return written
 
     if helpers < 1:
-        record(_write_exports(store.conn, jobs))
+        record(_write_exports(store.conn, jobs, sealed))
         return graphs_here
     from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -130,12 +135,12 @@ def _start_exports(store: Store, jobs: list[_Job], rows: dict[str, int], headers
         try:
             for job, future in reversed(tasks):
                 if future.cancel():  # not started by a helper: write it here
-                    record(_write_exports(store.conn, [job]))
+                    record(_write_exports(store.conn, [job], sealed))
             graph_here = bool(graph_task) and graph_task[0].cancel()
             written = graphs_here() if graph_here else []
             for _job, future in tasks:
                 if not future.cancelled():
-                    record(future.result())
+                    record(*future.result())
             if graph_task and not graph_here:
                 written = [Path(p) for p in graph_task[0].result()]
             return written
@@ -164,11 +169,12 @@ def _read_only(case_file: str) -> sqlite3.Connection:
     return sqlite3.connect(f"{Path(case_file).resolve().as_uri()}?mode=ro", uri=True)
 
 
-def _export_in_process(case_file: str, jobs: list[_Job]) -> dict[str, int]:
-    """In a helper process: the case opened read-only, some exports written."""
+def _export_in_process(case_file: str, jobs: list[_Job]) -> tuple[dict[str, int], _Sealed]:
+    """In a helper process: the case opened read-only, some exports written (rows, hashes)."""
     conn = _read_only(case_file)
     try:
-        return _write_exports(conn, jobs)
+        sealed: _Sealed = {}
+        return _write_exports(conn, jobs, sealed), sealed
     finally:
         conn.close()
 
@@ -182,27 +188,65 @@ def _graphs_in_process(case_file: str, folder: str) -> list[str]:
         conn.close()
 
 
-def _write_exports(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[str, int]:
-    return {name: _write_export(conn, sql, csv_path, jsonl_path) for name, sql, csv_path, jsonl_path in jobs}
+def _write_exports(conn: sqlite3.Connection, jobs: list[_Job], sealed: _Sealed | None = None) -> dict[str, int]:
+    """Each job's export; the SHA-256 and size of each file written go into ``sealed``."""
+    counts = {}
+    for name, sql, csv_path, jsonl_path in jobs:
+        with export_sql(conn, Export(name=name, sql=sql), KEYED) as query:  # its keyed form, if any
+            counts[name] = _write_export(conn, query, csv_path, jsonl_path, sealed)
+    return counts
 
 
-def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path, jsonl_path: Path) -> int:
+class _SealedFile:
+    """A text file written as UTF-8 (as ``open(path, "w", encoding="utf-8", newline=...)`` writes
+    text without line endings to translate), hashed as it is written: the manifest need not
+    read it back (the exports are nine tenths of a report's bytes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle = open(path, "wb")  # noqa: SIM115 (closed by close(), in the caller's finally)
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.digest.update(data)
+        self.handle.write(data)
+        self.size += len(data)
+
+    def close(self, sealed: _Sealed | None) -> None:
+        self.handle.close()
+        if sealed is not None:
+            sealed[str(self.path)] = {"sha256": self.digest.hexdigest(), "size": self.size}
+
+
+def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path, jsonl_path: Path,
+                  sealed: _Sealed | None = None) -> int:
     """The CSV and the JSON Lines file of one export from one pass over the query (streamed,
-    a batch of rows at a time: one write per batch and file, not two per row)."""
+    a batch of rows at a time: one write per batch and file, not two per row); the files'
+    SHA-256 and sizes go into ``sealed``."""
     cursor = conn.execute(sql)
     header = [d[0] for d in cursor.description]
     line = jsonl_line_writer(header)
     count = 0
-    with (open(csv_path, "w", newline="", encoding="utf-8") as csv_handle,
-          open(jsonl_path, "w", encoding="utf-8", newline="\n") as jsonl_handle):
+    csv_file, jsonl_file = _SealedFile(csv_path), None
+    try:
+        jsonl_file = _SealedFile(jsonl_path)
         sink = TextChunks()
         writer = csv_writer(sink, header)  # type: ignore[arg-type]
         while batch := cursor.fetchmany(EXPORT_BATCH):
             writer.writerows([csv_cells(row) for row in batch])
-            csv_handle.write(sink.drain())
-            jsonl_handle.write("".join([line(row) for row in batch]))
+            csv_file.write(sink.drain())
+            jsonl_file.write("".join([line(row) for row in batch]))
             count += len(batch)
-        csv_handle.write(sink.drain())  # the header of an empty export
+        csv_file.write(sink.drain())  # the header of an empty export
+    except BaseException:
+        sealed = None  # a file left half written is not sealed
+        raise
+    finally:
+        csv_file.close(sealed)
+        if jsonl_file is not None:
+            jsonl_file.close(sealed)
     return count
 
 
@@ -273,14 +317,15 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
         # (the scan's is sized for keyed inserts into large tables).
         store.conn.execute(f"PRAGMA cache_size=-{REPORT_CACHE_KIB}")
         rules = rules_version()  # once for the page and the manifest
-        data, rows, headers, files, finish = _write_data(store, out, report_helpers(store, workers))
+        sealed: _Sealed = {}  # the exports' hashes, taken as they were written
+        data, rows, headers, files, finish = _write_data(store, out, report_helpers(store, workers), sealed)
         try:
             charts, rendered = _write_charts(store, out)
             trim_memory()
-            # The page's sections that need no row count, while helpers may still be exporting.
+            # The page, while helpers may still be exporting: its row counts are filled in later.
             from forensics.report.html import first_sections
 
-            first = first_sections(_page_context(store, rows, rules), rendered)
+            first = first_sections(_page_context(store, rows, rules), rendered, later=True)
         finally:
             # The graph files; and the rest of the page and the dictionary need every export's
             # row count and header (``rows`` and ``headers`` are complete once it returns).
@@ -289,10 +334,11 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
         finished_scan = scan_finished or _meta(store, "last_scan_finished_utc")
     # The store is closed (WAL checkpointed) before its file is hashed.
-    sealed = outputs + ([case / CASE_FILE] if case.resolve() == out.resolve() else [])
+    outputs_sealed = outputs + ([case / CASE_FILE] if case.resolve() == out.resolve() else [])
     with Store(case) as store:
         manifest = write_manifest(store, out, argv=argv, started=scan_started, finished=finished_scan,
-                                  outputs=sealed, report_started=started, report_finished=_utc_now(), rules=rules)
+                                  outputs=outputs_sealed, report_started=started, report_finished=_utc_now(),
+                                  rules=rules, sealed=sealed)
     return ReportResult(folder=out, outputs=tuple(outputs + [manifest]), rows=rows)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import networkx as nx
@@ -27,7 +27,10 @@ from matplotlib.ticker import MaxNLocator
 from forensics.report import facts
 from forensics.report.facts import Cell, Count, Month
 
-RC = {
+if TYPE_CHECKING:  # matplotlib's names of its settings (typing only: older releases lack the module)
+    from matplotlib.typing import RcKeyType
+
+RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "forensics-report",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from forensics.correlate import metrics as correlate_metrics
 from forensics.extract import export as extract_export
 from forensics.report.safe import FORMULA_START
-from forensics.report.tables import export_plan, iter_rows
+from forensics.report.tables import Keyed, export_plan, iter_rows
 from forensics.store import Store
 
 FIRST_OCCURRENCE = """
@@ -42,7 +42,7 @@ QUERIES: dict[str, str] = {
     """,
     "problems": """
         SELECT source_path, source_sha256, locator, kind, severity, reason, message_sha256
-        FROM problems ORDER BY source_path, locator, kind, reason
+        FROM problems ORDER BY source_path, locator, kind, reason, source_sha256
     """,
     "attachments": """
         SELECT message_sha256, idx, filename, content_type, size, sha256
@@ -71,6 +71,10 @@ QUERIES: dict[str, str] = {
     # correlation metrics (forensics/correlate/metrics.py), in reading order
     **correlate_metrics.EXPORTS,
 }
+
+
+# Cheaper forms of some named queries, same rows in the same order (``tables.export_sql``).
+KEYED: dict[str, Keyed] = dict(extract_export.KEYED)
 
 
 def write_query_csv(store: Store, sql: str, path: Path) -> int:

@@ -18,8 +18,9 @@ import html
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -27,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 from forensics.correlate.metrics import UNATTRIBUTED
 from forensics.correlate.sources import RECIPIENT_ROLE
 from forensics.report import facts
+from forensics.report.csvout import KEYED
 from forensics.report.facts import Summary
-from forensics.report.tables import Export, has_table
+from forensics.report.tables import Export, export_sql, has_table
 
 if TYPE_CHECKING:  # the charts module imports matplotlib; the page only reads what it drew
     from forensics.report.charts import Drawn
@@ -96,9 +98,29 @@ def _message_cell(sha: str, row: sqlite3.Row | None) -> str:
     return f'<td data-v="{esc(sha)}"><a href="#{anchor("m", sha)}">{esc(label)}</a></td>'
 
 
+def _rows_note(shown: int, total: int, source: str) -> str:
+    return (f"all {total} rows" if shown >= total else f"first {shown} of {total} rows") + f"; full data: {source}"
+
+
+# Where a row count known only later goes (``Later``): escaped text holds no '<', so no value
+# from the case can forge one.
+_SLOT = "<!--forensics-rows:{}-->"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Later:
+    """Sections made before every export's row count is known (other processes may still be
+    writing them): their notes are slots, each filled by ``fill`` with the note's text."""
+
+    html: str
+    notes: dict[str, Callable[[int], str]]  # slot -> the note, given the export's row count
+    exports: dict[str, str]  # slot -> the export whose row count it shows
+
+
 def table(table_id: str, header: Sequence[str], rows: Iterable[Sequence[object]], *,
-          total: int, source: str, messages: dict[str, sqlite3.Row] | None = None) -> str:
-    """A sortable, filterable table; says how many rows it shows and where the rest are."""
+          total: int | None, source: str, messages: dict[str, sqlite3.Row] | None = None) -> str:
+    """A sortable, filterable table; says how many rows it shows and where the rest are
+    (``total`` None: in ``_SLOT`` of ``table_id``, to be filled from the rows it shows)."""
     body, numeric = [], [False] * len(header)
     for row in rows:
         body.append("<tr>" + "".join(_cell(c, v, messages or {}) for c, v in zip(header, row)) + "</tr>")
@@ -107,10 +129,9 @@ def table(table_id: str, header: Sequence[str], rows: Iterable[Sequence[object]]
         return f'<p class="note">No rows (see {esc(source)}).</p>'
     heads = "".join(f'<th scope="col"{_NUM_CLASS if n else ""}><button type="button">{esc(h)}</button></th>'
                     for h, n in zip(header, numeric))
-    shown = len(body)
-    note = (f"all {total} rows" if shown >= total else f"first {shown} of {total} rows") + f"; full data: {source}"
+    note = _SLOT.format(table_id) if total is None else esc(_rows_note(len(body), total, source))
     return (f'<p><input type="search" placeholder="Filter rows" aria-label="Filter {esc(table_id)}" '
-            f'data-filter="{esc(table_id)}"><span class="count" id="{esc(table_id)}-count">{esc(note)}</span></p>'
+            f'data-filter="{esc(table_id)}"><span class="count" id="{esc(table_id)}-count">{note}</span></p>'
             f'<div class="tablebox"><table class="data" id="{esc(table_id)}"><thead><tr>{heads}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
@@ -310,26 +331,49 @@ def evidence_names(plan: dict[str, Export]) -> list[str]:
 
 
 def evidence_section(ctx: Context, referenced: set[str]) -> str:
+    return fill(ctx, evidence_later(ctx, referenced))
+
+
+def evidence_later(ctx: Context, referenced: set[str]) -> Later:
+    """The evidence tables, their row counts left to fill."""
+    notes: dict[str, Callable[[int], str]] = {}
+    exports: dict[str, str] = {}
     parts = ['<section id="evidence"><h2>Evidence tables</h2>'
              '<p class="note">Each finding links to its message below (subject, date, source file, '
              "locator, hashes) and, when a provider rule decided it, to that rule. URLs are text: "
              "nothing here is loaded or followed.</p>"]
     messages: dict[str, sqlite3.Row] = {}
     for name in evidence_names(ctx.plan):
-        sql = ctx.plan[name].sql
-        cursor = ctx.conn.execute(_limited(sql, ROW_LIMIT))
-        header = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
+        with export_sql(ctx.conn, ctx.plan[name], KEYED, limited=True) as query:  # its order is total: LIMIT gives the first rows
+            cursor = ctx.conn.execute(_limited(query, ROW_LIMIT))
+            header = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
         for col in ("message_sha256", "message"):
             if col in header:
                 referenced.update(str(r[header.index(col)]) for r in rows if r[header.index(col)])
         # only the messages not looked up for an earlier table (each table adds up to ROW_LIMIT)
         messages.update(_message_rows(ctx.conn, referenced.difference(messages)))
         parts.append(f'<h3 id="{esc(anchor("tbl", name))}">{esc(name)}</h3>')
-        total = ctx.counts[name] if name in ctx.counts else _count(ctx.conn, sql)
-        parts.append(table(f"t-{anchor('e', name)}", header, rows, total=total,
-                           source=f"{name}.csv", messages=messages))
-    return "".join(parts) + "</section>"
+        table_id = f"t-{anchor('e', name)}"
+        slot = _SLOT.format(table_id)
+        notes[slot] = partial(_rows_note, len(rows), source=f"{name}.csv")
+        exports[slot] = name
+        parts.append(table(table_id, header, rows, total=None, source=f"{name}.csv", messages=messages))
+    return Later(html="".join(parts) + "</section>", notes=notes, exports=exports)
+
+
+def _total(ctx: Context, name: str) -> int:
+    """An export's rows, as written (counted when it was not exported)."""
+    return ctx.counts[name] if name in ctx.counts else _count(ctx.conn, ctx.plan[name].sql)
+
+
+def fill(ctx: Context, later: Later) -> str:
+    """A ``Later``'s HTML with each slot replaced by its note (``ctx.counts`` complete by now)."""
+    text = later.html
+    for slot, note in later.notes.items():
+        if slot in text:
+            text = text.replace(slot, esc(note(_total(ctx, later.exports[slot]))), 1)
+    return text
 
 
 MESSAGE_COLUMNS = ("subject", "date_utc", "from_addr", "from_name", "to_addrs", "source_path",
@@ -338,8 +382,18 @@ MESSAGE_COLUMNS = ("subject", "date_utc", "from_addr", "from_name", "to_addrs", 
 
 def messages_section(ctx: Context, referenced: set[str]) -> str:
     """Messages behind the findings shown, then the first others, each with its anchor."""
+    return fill(ctx, messages_later(ctx, referenced))
+
+
+def _messages_note(shown: int, total: int) -> str:
+    return (f"{shown} of {total} messages (those behind the findings shown, then the first in file order); "
+            "full data: messages.csv")
+
+
+def messages_later(ctx: Context, referenced: set[str]) -> Later:
+    """The messages section, its count of messages left to fill."""
     if "messages" not in ctx.plan:
-        return ""
+        return Later(html="", notes={}, exports={})
     sql = ctx.plan["messages"].sql.strip().rstrip(";")
     cursor = ctx.conn.cursor()
     cursor.row_factory = sqlite3.Row
@@ -352,12 +406,13 @@ def messages_section(ctx: Context, referenced: set[str]) -> str:
     body = "".join(f'<tr id="{anchor("m", r["message_sha256"])}">'
                    + "".join(_cell(c if c != "message_sha256" else "sha256", r[c], {}) for c in columns)
                    + "</tr>" for r in rows)
-    total = ctx.counts["messages"] if "messages" in ctx.counts else _count(ctx.conn, sql)
-    note = f"{len(rows)} of {total} messages (those behind the findings shown, then the first in file order); full data: messages.csv"
-    return (f'<section id="messages"><h2>Messages</h2><p><input type="search" placeholder="Filter rows" '
-            f'aria-label="Filter messages" data-filter="t-messages"><span class="count" id="t-messages-count">'
-            f'{esc(note)}</span></p><div class="tablebox"><table class="data" id="t-messages"><thead><tr>{heads}'
-            f"</tr></thead><tbody>{body}</tbody></table></div></section>")
+    slot = _SLOT.format("t-messages")
+    return Later(html=(
+        f'<section id="messages"><h2>Messages</h2><p><input type="search" placeholder="Filter rows" '
+        f'aria-label="Filter messages" data-filter="t-messages"><span class="count" id="t-messages-count">'
+        f'{slot}</span></p><div class="tablebox"><table class="data" id="t-messages"><thead><tr>{heads}'
+        f"</tr></thead><tbody>{body}</tbody></table></div></section>"),
+        notes={slot: partial(_messages_note, len(rows))}, exports={slot: "messages"})
 
 
 def custody_section(ctx: Context) -> str:
@@ -385,15 +440,23 @@ class FirstSections:
 
     summary: Summary
     sections: list[str]
+    later: list[Later] | None = None  # evidence, messages and custody, their counts to fill
 
 
-def first_sections(ctx: Context, charts: Sequence[Drawn]) -> FirstSections:
+def first_sections(ctx: Context, charts: Sequence[Drawn], *, later: bool = False) -> FirstSections:
     """Summary, charts, senders, providers, tokens and rules: they read the case, never
-    ``ctx.counts``, so they can be made while other processes still write the exports."""
+    ``ctx.counts``, so they can be made while other processes still write the exports; with
+    ``later``, the other sections too, their row counts left to fill (``render_report``)."""
     s = facts.summary(ctx.conn)
     return FirstSections(summary=s, sections=[
         summary_section(ctx, s), charts_section(charts), senders_section(ctx), providers_section(ctx),
-        tokens_section(ctx), rules_section(ctx)])
+        tokens_section(ctx), rules_section(ctx)], later=_later_sections(ctx) if later else None)
+
+
+def _later_sections(ctx: Context) -> list[Later]:
+    referenced: set[str] = set()
+    evidence = evidence_later(ctx, referenced)
+    return [evidence, messages_later(ctx, referenced), Later(html=custody_section(ctx), notes={}, exports={})]
 
 
 def render_report(ctx: Context, charts: Sequence[Drawn], first: FirstSections | None = None) -> str:
@@ -401,9 +464,8 @@ def render_report(ctx: Context, charts: Sequence[Drawn], first: FirstSections | 
     sections ``first_sections`` made already."""
     first = first or first_sections(ctx, charts)
     s = first.summary
-    referenced: set[str] = set()
-    evidence = evidence_section(ctx, referenced)
-    body = "\n".join([*first.sections, evidence, messages_section(ctx, referenced), custody_section(ctx)])
+    later = first.later if first.later is not None else _later_sections(ctx)
+    body = "\n".join([*first.sections, *(fill(ctx, part) for part in later)])
     css, js = _asset("report.css"), _asset("report.js")
     values: dict[str, Any] = {
         "csp": content_security_policy(css, js),

@@ -7,6 +7,7 @@ import hashlib
 import json
 import platform
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -62,15 +63,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def output_records(outputs: list[Path]) -> dict[str, dict[str, Any]]:
-    return {p.name: {"sha256": sha256_of(p), "size": p.stat().st_size} for p in sorted(outputs)}
+def output_records(outputs: list[Path], known: Mapping[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Each output's SHA-256 and size; ``known``: those its writer took as it wrote it (by path)."""
+    known = known or {}
+    return {p.name: known.get(str(p)) or {"sha256": sha256_of(p), "size": p.stat().st_size} for p in sorted(outputs)}
 
 
 def write_manifest(
     store: Store, out: Path, *, argv: list[str], started: str, finished: str, outputs: list[Path],
     report_started: str = "", report_finished: str = "", rules: str | None = None,
+    sealed: Mapping[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """Write ``manifest.json``; ``outputs`` are hashed as they are now (write them first).
+    """Write ``manifest.json``; ``outputs`` are hashed as they are now (write them first),
+    except those in ``sealed`` (path -> SHA-256 and size, taken by their writer).
 
     ``rules``: the rule set's version when the caller has read it already (``rules_version``
     reads and checks the whole knowledge base)."""
@@ -86,7 +91,7 @@ def write_manifest(
         "started_utc": started,
         "finished_utc": finished,
         "inputs": input_summaries(store),
-        "outputs": output_records([p for p in outputs if p.name != MANIFEST]),
+        "outputs": output_records([p for p in outputs if p.name != MANIFEST], sealed),
     }
     path = out / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
