@@ -20,7 +20,7 @@ from test_report_support import add_findings, hostile_mbox, insert, scan_case
 from forensics.report import html
 from forensics.report.build import _page_context
 from forensics.report.csvout import KEYED, QUERIES
-from forensics.report.tables import Export, export_plan, export_sql
+from forensics.report.tables import Export, export_plan, export_sql, generic_sql
 from forensics.store import Store
 
 HOSTILE = ["", "=1+1", "<!--forensics-rows:t-messages-->", "zoë 日本語", "\x00\x1f", "😀", "'quoted", None]
@@ -135,3 +135,31 @@ def test_a_missing_count_is_counted_as_before(odd_case: Path) -> None:
         ctx = _page_context(store, {}, "rules")
         links = store.conn.execute("SELECT COUNT(*) FROM links").fetchone()[0]
         assert f"all {links} rows; full data: links.csv" in html.evidence_section(ctx, set())
+
+
+def _generic(conn: sqlite3.Connection, table: str) -> tuple[list[tuple[object, ...]], str]:
+    export = Export(name=table, sql=generic_sql(conn, table))
+    with export_sql(conn, export, KEYED) as sql:
+        return conn.execute(sql).fetchall(), sql
+
+
+def test_a_table_is_read_in_key_order_alone_when_its_key_holds_no_null() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a, b, c, PRIMARY KEY (b, a))")
+    rows = [(i % 3, HOSTILE[i % len(HOSTILE)] or "x", -i) for i in range(40)]
+    conn.executemany("INSERT OR IGNORE INTO t VALUES (?, ?, ?)", rows)
+    plain = conn.execute(generic_sql(conn, "t")).fetchall()
+    read, sql = _generic(conn, "t")
+    assert read == plain and sql.endswith('ORDER BY "b", "a"')
+    # A NULL in the key: keys may repeat, the other columns break the tie as before.
+    conn.executemany("INSERT INTO t VALUES (?, NULL, ?)", [(1, 5), (1, 4), (0, 9)])
+    read, sql = _generic(conn, "t")
+    assert sql == generic_sql(conn, "t") and read == conn.execute(generic_sql(conn, "t")).fetchall()
+
+
+def test_a_table_without_a_key_or_of_key_columns_only_keeps_its_query() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE k (a, b, PRIMARY KEY (a, b))")
+    conn.execute("CREATE TABLE n (a, b)")
+    for table in ("k", "n"):
+        assert _generic(conn, table)[1] == generic_sql(conn, table)

@@ -75,11 +75,12 @@ def runnable(conn: sqlite3.Connection, sql: str) -> bool:
     return True
 
 
-def generic_sql(conn: sqlite3.Connection, table: str) -> str:
-    """Every column, ordered by the primary key (then every column, so ties cannot occur)."""
+def generic_sql(conn: sqlite3.Connection, table: str, *, key_only: bool = False) -> str:
+    """Every column, ordered by the primary key (then every column, so ties cannot occur;
+    ``key_only``: by the key alone)."""
     info = list(conn.execute(f'PRAGMA table_info("{_ident(table)}")'))
     key = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
-    order = key + [r[1] for r in info if r[1] not in key]
+    order = key + ([] if key_only else [r[1] for r in info if r[1] not in key])
     cols = ", ".join(f'"{_ident(r[1])}"' for r in info)
     by = ", ".join(f'"{_ident(c)}"' for c in order)
     return f'SELECT {cols} FROM "{_ident(table)}" ORDER BY {by}'
@@ -104,6 +105,22 @@ def _indexed(conn: sqlite3.Connection, table: str, column: str) -> bool:
     return False
 
 
+def _by_key(conn: sqlite3.Connection, export: Export) -> str | None:
+    """A table's ``generic_sql`` ordered by its primary key alone, when no key column holds a
+    NULL: the key is then unique, so the other columns never break a tie (SQLite walks the
+    key's index instead of sorting each key's rows again by every column)."""
+    if export.sql != generic_sql(conn, export.name):
+        return None
+    info = list(conn.execute(f'PRAGMA table_info("{_ident(export.name)}")'))
+    key = [f'"{_ident(r[1])}"' for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
+    if not key or len(key) == len(info):
+        return None
+    nulls = " OR ".join(f"{k} IS NULL" for k in key)
+    if conn.execute(f'SELECT 1 FROM "{_ident(export.name)}" WHERE {nulls} LIMIT 1').fetchone():
+        return None
+    return generic_sql(conn, export.name, key_only=True)
+
+
 @contextmanager
 def export_sql(conn: sqlite3.Connection, export: Export, keyed: Mapping[str, Keyed], *,
                limited: bool = False) -> Iterator[str]:
@@ -113,7 +130,7 @@ def export_sql(conn: sqlite3.Connection, export: Export, keyed: Mapping[str, Key
     form = keyed.get(export.name)
     if (form is None or form.query != export.sql or not (form.whole or limited)
             or not _indexed(conn, form.table, "message_sha256")):
-        yield export.sql
+        yield _by_key(conn, export) or export.sql
         return
     conn.execute(f"DROP TABLE IF EXISTS temp.{form.keys}")
     try:
