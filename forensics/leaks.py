@@ -188,7 +188,12 @@ def identity_variants(address: str) -> list[tuple[str, str]]:
     found += [("local", x) for x in (local,) if _local_is_distinctive(x)]
     found += [("local-no-plus", x) for x in (bare_local,) if _local_is_distinctive(x)]
     seen: set[str] = set()
-    return [(name, text) for name, text in found if text and not (text in seen or seen.add(text))]
+    variants: list[tuple[str, str]] = []
+    for name, text in found:
+        if text and text not in seen:  # each text once, under its first name
+            seen.add(text)
+            variants.append((name, text))
+    return variants
 
 
 def _local_is_distinctive(local: str) -> bool:
