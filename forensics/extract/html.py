@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from forensics.extract import css
+from forensics.extract.rows import fast_init
 
 MAX_HTML_CHARS = 8 * 1024 * 1024  # per HTML part
 MAX_ELEMENTS = 200_000  # elements walked per message, all parts and comments together
@@ -65,6 +66,7 @@ _VML_PARENTS = ("v:rect", "v:roundrect", "v:shape", "v:oval", "v:image")
 _CONDITION = re.compile(r"^\s*\[(if[^\]]{0,100})\]>", re.I)
 
 
+@fast_init  # ~12 per newsletter
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ref:
     """One reference as written in one HTML part, with what the page says about its display."""

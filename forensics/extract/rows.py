@@ -8,13 +8,46 @@ gives the same ids in every run and on every worker.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from forensics.records import Row
 from forensics.store import register
 
 _FROZEN = {"frozen": True, "slots": True, "kw_only": True}
+_T = TypeVar("_T")
+
+
+def fast_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen, slotted, keyword-only dataclass an ``__init__`` that stores each field
+    through its slot descriptor: the same instance, about twice as fast to build as with the
+    generated ``object.__setattr__`` per field (extraction builds ~80 such objects per
+    newsletter; their ``__init__`` was a tenth of its CPU).
+
+    Only for classes without ``__post_init__``, default factories or init-less fields; the
+    class stays frozen (``__setattr__`` still refuses), and ``replace``, ``==``, ``repr``,
+    pickling are the dataclass's own."""
+    params = getattr(cls, "__dataclass_params__")  # noqa: B009 - set by @dataclass
+    assert params.frozen and "__slots__" in cls.__dict__ and not hasattr(cls, "__post_init__"), cls
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    namespace: dict[str, object] = {}
+    args = []
+    for f in fields:
+        assert f.kw_only and f.init and f.default_factory is dataclasses.MISSING, (cls, f.name)
+        slot = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)
+        namespace[f"_set_{f.name}"] = slot.__set__
+        if f.default is dataclasses.MISSING:
+            args.append(f.name)
+        else:
+            namespace[f"_default_{f.name}"] = f.default
+            args.append(f"{f.name}=_default_{f.name}")
+    body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in fields) or "    pass\n"
+    exec(f"def __init__(self, *, {', '.join(args)}):\n{body}", namespace)  # noqa: S102 - our own field names
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
 
 
 def finding_id(message_sha256: str, kind: str, seq: int) -> str:
@@ -22,6 +55,7 @@ def finding_id(message_sha256: str, kind: str, seq: int) -> str:
 
 
 @register
+@fast_init
 @dataclass(**_FROZEN)
 class ResourceRow(Row):
     """A remote resource a mail client would load when the message is displayed."""
@@ -76,6 +110,7 @@ class ResourceRow(Row):
 
 
 @register
+@fast_init
 @dataclass(**_FROZEN)
 class LinkRow(Row):
     """A link (``a href``, ``area``, ``form action``, a URL in text/plain) and where it leads."""
@@ -116,6 +151,7 @@ class LinkRow(Row):
 
 
 @register
+@fast_init
 @dataclass(**_FROZEN)
 class HeaderFindingRow(Row):
     """A read-receipt request or a List-Unsubscribe entry."""
@@ -144,6 +180,7 @@ class HeaderFindingRow(Row):
 
 
 @register
+@fast_init
 @dataclass(**_FROZEN)
 class ExtractionRow(Row):
     """What extraction saw in one message, including what it counted but did not keep."""

@@ -19,7 +19,7 @@ from forensics.analyse import MessageContext, Settings
 from forensics.domains import registered_domain
 from forensics.extract import beacons, html, links, params, wrappers
 from forensics.extract.headers import HeaderFinding, header_findings
-from forensics.extract.rows import ExtractionRow, HeaderFindingRow, LinkRow, ResourceRow, finding_id
+from forensics.extract.rows import ExtractionRow, HeaderFindingRow, LinkRow, ResourceRow, fast_init, finding_id
 from forensics.extract.urls import Target, host_of, party, target
 from forensics.providers import Attribution, attribute_message, attribute_url, sender_domain
 from forensics.records import FoundUrl, Message, ProblemRow, Row
@@ -110,6 +110,7 @@ def _path_query(url: str) -> tuple[str, str]:
     return (f"{parts.path}?{parts.query}" if parts.query else parts.path), parts.path
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _UrlFacts:
     """What one resource URL is, whatever element references it: computed once per URL (and
@@ -194,6 +195,7 @@ def _resource_row(message: Message, seq: int, prep: _Prepared, repeats: int, sam
     )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _LinkFacts:
     """A link's verdict as the row columns that follow from its URL alone (computed once per
