@@ -46,7 +46,7 @@ def fast_init(cls: type[_T]) -> type[_T]:
     exec(f"def __init__(self, *, {', '.join(args)}):\n{body}", namespace)  # noqa: S102 - our own field names
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
-    cls.__init__ = init  # type: ignore[misc]
+    setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses assigning a method
     return cls
 
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from forensics.analyse import MessageContext, Settings
@@ -48,7 +49,19 @@ def _json_tuple(items: tuple[str, ...]) -> str:
     return _ENCODE(list(items))
 
 
-def _provider_fields(a: Attribution) -> dict[str, object]:
+class _ProviderColumns(TypedDict):
+    """The provider columns every row kind stores (``forensics.providers.attribute_url``)."""
+
+    provider: str
+    provider_company: str
+    provider_category: str
+    provider_layer: str
+    provider_rule: str
+    provider_confidence: float
+    provider_reason: str
+
+
+def _provider_fields(a: Attribution) -> _ProviderColumns:
     return {
         "provider": a.provider, "provider_company": a.company, "provider_category": a.category,
         "provider_layer": a.layer, "provider_rule": a.rule_id,
@@ -124,7 +137,7 @@ class _UrlFacts:
     template: str
     role: str  # the attribution's
     rule_id: str
-    provider: dict[str, object]  # the provider columns
+    provider: _ProviderColumns
     shape: beacons.UrlShape
     embedded: bool
 
@@ -211,7 +224,7 @@ class _LinkFacts:
     identifiers: str  # JSON
     tracking_params: str  # JSON
     signals: str  # JSON
-    provider: dict[str, object]  # the provider columns
+    provider: _ProviderColumns
 
 
 def _link_facts(url: str, ping: bool, message: Message) -> _LinkFacts:

@@ -203,8 +203,9 @@ class Attributor:
 
     @staticmethod
     def _result(provider: Provider, **fields: object) -> Attribution:
-        return Attribution(provider=provider.name, company=provider.company,  # type: ignore[arg-type]
-                           category=provider.category, provider_id=provider.id, **fields)
+        return Attribution(provider=provider.name, company=provider.company,
+                           category=provider.category, provider_id=provider.id,
+                           **fields)  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- explain
 
