@@ -179,4 +179,4 @@ def test_every_spamassassin_part_has_the_stdlibs_charset(corpus: Path) -> None:
         for part in found:
             parts += 1
             assert _content_charset(part) == part.get_content_charset()
-    assert parts > 8_000
+    assert parts > 7_000  # 7,036 parts in 6,046 messages
