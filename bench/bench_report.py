@@ -66,12 +66,15 @@ with Store(case) as store:
     # A tree whose exports hash their files as they write them (the manifest then does not read them).
     sealed = {} if "sealed" in inspect.signature(build._write_exports).parameters else None
     counts = part("exports", build._write_exports, store.conn, jobs, *([sealed] if sealed is not None else []))
-    counts["timeline"] = part("timeline", write_timeline, store, out / "timeline.csv")
+    events = part("timeline", write_timeline, store, out / "timeline.csv")
+    if events is not None:
+        counts["timeline"] = events
     charts, drawn = part("charts", build._write_charts, store, out) or ([], [])
     part("graph", write_graphs, store.conn, out)
     part("page", build._write_page, store, out, counts, drawn)
     headers = {name: build._header(out / f"{name}.csv") for name in counts}
-    files = {name: [f"{name}.csv", f"{name}.jsonl"] for name, *_ in jobs} | {"timeline": ["timeline.csv"]}
+    files = {name: [f"{name}.csv", f"{name}.jsonl"] for name, *_ in jobs} | (
+        {"timeline": ["timeline.csv"]} if events is not None else {})
     part("dictionary", write_dictionary, headers, files, out / "data_dictionary.md")
     outputs = [p for p in out.iterdir() if p.is_file()]
     extra = {"sealed": sealed} if sealed is not None else {}
