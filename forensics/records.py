@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-_FROZEN = {"frozen": True, "slots": True, "kw_only": True}
 
-
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
     """One input file, as found before the run."""
 
@@ -25,7 +23,7 @@ class Evidence:
     mtime_ns: int
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Locator:
     """Where a message lives inside its evidence file.
 
@@ -72,7 +70,7 @@ class Locator:
         )
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RawMessage:
     """The bytes of one message as a reader cut them from the evidence."""
 
@@ -86,13 +84,13 @@ class RawMessage:
     defects: tuple[str, ...] = ()
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Address:
     name: str
     address: str
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Attachment:
     filename: str | None
     content_type: str
@@ -100,7 +98,7 @@ class Attachment:
     sha256: str
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """A parsed message with everything later stages need (bodies included)."""
 
@@ -144,7 +142,7 @@ class Message:
         return tuple(v for k, v in self.headers if k.lower() == lname)
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FoundUrl:
     """A URL found in a message, as extraction hands it to later stages (tokens, leaks).
 
@@ -165,7 +163,7 @@ class FoundUrl:
 # ---------------------------------------------------------------- stored rows
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Row:
     """Base of every stored row: the store reads TABLE, KEY and the fields."""
 
@@ -173,7 +171,7 @@ class Row:
     KEY: ClassVar[tuple[str, ...]] = ()
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InputRow(Row):
     TABLE: ClassVar[str] = "inputs"
     KEY: ClassVar[tuple[str, ...]] = ("path",)
@@ -186,7 +184,7 @@ class InputRow(Row):
     reason: str = ""
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MessageRow(Row):
     TABLE: ClassVar[str] = "messages"
     KEY: ClassVar[tuple[str, ...]] = ("message_sha256",)
@@ -222,7 +220,7 @@ class MessageRow(Row):
     status: str
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OccurrenceRow(Row):
     """One place where a copy of a message was found (duplicates are kept here)."""
 
@@ -247,7 +245,7 @@ class OccurrenceRow(Row):
     expunged: int
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AttachmentRow(Row):
     TABLE: ClassVar[str] = "attachments"
     KEY: ClassVar[tuple[str, ...]] = ("message_sha256", "idx")
@@ -259,7 +257,7 @@ class AttachmentRow(Row):
     sha256: str
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProblemRow(Row):
     """Something that was not analysed, or analysed with trouble, and why."""
 
@@ -274,7 +272,7 @@ class ProblemRow(Row):
     message_sha256: str = ""
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ShardRow(Row):
     """A finished unit of work, so an interrupted scan can resume."""
 
@@ -287,7 +285,7 @@ class ShardRow(Row):
     problems: int
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Findings:
     """What one unit of work produced: rows per table, ready for the store."""
 

@@ -58,11 +58,10 @@ EVIDENCE_CAP = 20
 BETWEENNESS_BUDGET = 2_000_000
 MIN_SAMPLE = 10
 _ROUND = 6
-_FRAMED = {"frozen": True, "slots": True, "kw_only": True}
 
 
 @register
-@dataclass(**_FRAMED)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PrevalenceRow(Row):
     """Share of messages with at least one beacon, overall, per month, per sender."""
 
@@ -76,7 +75,7 @@ class PrevalenceRow(Row):
 
 
 @register
-@dataclass(**_FRAMED)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderShareRow(Row):
     TABLE: ClassVar[str] = "metrics_providers"
     KEY: ClassVar[tuple[str, ...]] = ("provider",)
@@ -91,7 +90,7 @@ class ProviderShareRow(Row):
 
 
 @register
-@dataclass(**_FRAMED)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ThirdPartiesRow(Row):
     TABLE: ClassVar[str] = "metrics_third_parties"
     KEY: ClassVar[tuple[str, ...]] = ("third_parties",)
@@ -101,7 +100,7 @@ class ThirdPartiesRow(Row):
 
 
 @register
-@dataclass(**_FRAMED)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeakShareRow(Row):
     TABLE: ClassVar[str] = "metrics_leaks"
     KEY: ClassVar[tuple[str, ...]] = ("scope", "key")
@@ -113,7 +112,7 @@ class LeakShareRow(Row):
 
 
 @register
-@dataclass(**_FRAMED)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SharingRow(Row):
     TABLE: ClassVar[str] = "metrics_sharing"
     KEY: ClassVar[tuple[str, ...]] = ("kind", "value")
@@ -126,7 +125,7 @@ class SharingRow(Row):
 
 
 @register
-@dataclass(**_FRAMED)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CentralityRow(Row):
     TABLE: ClassVar[str] = "metrics_centrality"
     KEY: ClassVar[tuple[str, ...]] = ("provider",)
@@ -138,7 +137,7 @@ class CentralityRow(Row):
 
 
 @register
-@dataclass(**_FRAMED)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerRow(Row):
     """A third party that can link one recipient across senders, with the evidence."""
 

@@ -15,7 +15,6 @@ from typing import ClassVar, TypeVar
 from forensics.records import Row
 from forensics.store import register
 
-_FROZEN = {"frozen": True, "slots": True, "kw_only": True}
 _T = TypeVar("_T")
 
 
@@ -56,7 +55,7 @@ def finding_id(message_sha256: str, kind: str, seq: int) -> str:
 
 @register
 @fast_init
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceRow(Row):
     """A remote resource a mail client would load when the message is displayed."""
 
@@ -111,7 +110,7 @@ class ResourceRow(Row):
 
 @register
 @fast_init
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LinkRow(Row):
     """A link (``a href``, ``area``, ``form action``, a URL in text/plain) and where it leads."""
 
@@ -152,7 +151,7 @@ class LinkRow(Row):
 
 @register
 @fast_init
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeaderFindingRow(Row):
     """A read-receipt request or a List-Unsubscribe entry."""
 
@@ -181,7 +180,7 @@ class HeaderFindingRow(Row):
 
 @register
 @fast_init
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExtractionRow(Row):
     """What extraction saw in one message, including what it counted but did not keep."""
 

@@ -17,8 +17,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-_FROZEN = {"frozen": True, "slots": True, "kw_only": True}
-
 ROLES = ("open", "click", "beacon", "redirect", "asset", "operator", "tracker")
 HEADER_FIELDS = ("names", "values", "x_mailer", "dkim", "return_path", "received", "message_id")
 # How strongly one kind of header evidence ties a message to a service (noisy-or combined).
@@ -48,7 +46,7 @@ class KnowledgeBaseError(ValueError):
     """A rules file is malformed or contradicts another (two providers claiming one pattern)."""
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Source:
     ref: str  # an id from _meta.toml [sources] or a URL
     url: str
@@ -56,7 +54,7 @@ class Source:
     licence: str = ""
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UrlRule:
     """One URL rule. ``host`` empty means a path shape matched on any host (layer 2)."""
 
@@ -71,7 +69,7 @@ class UrlRule:
     note: str = ""
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeaderRule:
     rule_id: str
     provider_id: str
@@ -81,7 +79,7 @@ class HeaderRule:
     weight: float = 0.8
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
     """Where one rule of a provider was read: a public list's pattern (with an example URL built
     from it, which the tests attribute) or a real message of the shared test corpus."""
@@ -93,7 +91,7 @@ class Evidence:
     rule: str = ""  # corpus evidence: the rule (id without the provider prefix) it fired
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Provider:
     id: str
     name: str
@@ -123,7 +121,7 @@ class Provider:
         return len(self.url_rules) + len(self.headers)
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Meta:
     version: str
     sources: dict[str, Source]
@@ -133,7 +131,7 @@ class Meta:
     generic_param_prefixes: tuple[str, ...]
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KnowledgeBase:
     meta: Meta
     providers: tuple[Provider, ...]
