@@ -41,6 +41,8 @@ __all__ = ["ScanOptions", "ScanResult", "scan", "process_shard", "plan_inputs", 
 # mbox's ranges would be batched back together and run on one worker.
 BATCH_BYTES = 1024 * 1024
 BATCH_FILES = 256
+# Readers whose shards' start and end count items, not bytes (``shard_bytes``).
+ITEM_RANGE_READERS = frozenset({"pst"})
 APART_CACHE_KIB = 16 * 1024  # page cache of a finalizer's own connection (memory stays bounded)
 VERIFY_THREADS = 4  # hashlib releases the GIL: re-hashing several files overlaps their I/O
 FINGERPRINT_KEY = "analysis_fingerprint"
@@ -185,13 +187,27 @@ def _shards_of(planned: list[PlannedInput]) -> tuple[list[Shard], dict[str, int]
     shards: dict[str, Shard] = {}
     sizes: dict[str, int] = {}
     for item in planned:
-        for shard in item.shards:
+        for shard, size in zip(item.shards, shard_bytes(item), strict=True):
             shards.setdefault(shard.shard_id, shard)
-            if shard.end is not None:
-                sizes[shard.shard_id] = shard.end - shard.start
-            else:  # a whole file, or a part of one without a byte range (PST folder)
-                sizes[shard.shard_id] = item.evidence.size // max(1, len(item.shards))
+            sizes[shard.shard_id] = size
     return list(shards.values()), sizes
+
+
+def shard_bytes(item: PlannedInput) -> list[int]:
+    """Each shard's share of its file's bytes, as batching reads it.
+
+    An mbox range is its bytes. A PST/OST shard's start and end count *items* (a run of
+    a folder's items, ``ingest.pst``), not bytes: read as bytes, a store's shards looked a
+    few hundred bytes each and were all batched into one task, so one worker read the
+    whole store and returned every item's rows at once. Such a shard gets the store's
+    bytes in proportion to its items; a shard without a range, an equal share.
+    """
+    ranged = [None if s.end is None else s.end - s.start for s in item.shards]
+    equal = item.evidence.size // max(1, len(item.shards))
+    if item.reader not in ITEM_RANGE_READERS:
+        return [equal if n is None else n for n in ranged]
+    items = sum(n for n in ranged if n is not None)
+    return [equal if n is None or not items else item.evidence.size * n // items for n in ranged]
 
 
 def analysis_fingerprint(settings: Settings) -> str:
