@@ -12,7 +12,14 @@ from pathlib import Path
 from forensics.engines.shard import tasks_of
 from forensics.ingest import PlannedInput
 from forensics.ingest.base import Shard
-from forensics.pipeline import BATCH_BYTES, BATCH_FILES, _shards_of, plan_inputs, shard_bytes
+from forensics.pipeline import (
+    BATCH_BYTES,
+    BATCH_FILES,
+    BATCH_FILES_BY_READER,
+    _shards_of,
+    plan_inputs,
+    shard_bytes,
+)
 from forensics.records import Evidence
 
 MIB = 1024 * 1024
@@ -56,8 +63,34 @@ def test_the_corpus_stores_are_spread_over_tasks(corpus: Path) -> None:
                    for p in (corpus / folder).rglob("*") if p.suffix.lower() in (".pst", ".ost"))
     planned = [p for p in plan_inputs(files) if isinstance(p, PlannedInput)]
     shards, sizes = _shards_of(planned)
-    tasks = tasks_of(shards, sizes, BATCH_BYTES, BATCH_FILES)
-    assert (len(shards), len(tasks)) == (40, 19)  # was 40 shards in a single task
+    assert len(tasks_of(shards, sizes, BATCH_BYTES, BATCH_FILES)) == 19  # was 40 shards in a single task
+    tasks = tasks_of(shards, sizes, BATCH_BYTES, BATCH_FILES, BATCH_FILES_BY_READER)  # as the scan batches
+    assert (len(shards), len(tasks)) == (40, 21)
+    assert max(len(t.shards) for t in tasks) == 4
     outlook = next(p for p in planned if p.evidence.path.endswith("Outlook/Outlook.pst"))
     assert [(s.start, s.end) for s in outlook.shards] == [(0, 8), (0, 6), (0, 1), (0, 1), (0, 1)]
     assert shard_bytes(outlook) == [1561780, 1171335, 195222, 195222, 195222]
+
+
+def _shards(reader: str, count: int, prefix: str) -> list[Shard]:
+    return [Shard(shard_id=f"{prefix}{i}", reader=reader, path=f"/evidence/{prefix}{i}", source_sha256="0" * 64)
+            for i in range(count)]
+
+
+def test_costly_readers_are_batched_by_count() -> None:
+    shards = _shards("eml", 3, "e") + _shards("msg", 10, "m") + _shards("eml", 3, "f")
+    sizes = {s.shard_id: 50_000 for s in shards}
+    tasks = tasks_of(shards, sizes, BATCH_BYTES, BATCH_FILES, BATCH_FILES_BY_READER)
+    # A batch holding a .msg holds at most 4 shards; the .eml files after them start a new
+    # batch only when the limit is reached, and batches of .eml alone go up to BATCH_FILES.
+    assert [[s.shard_id for s in t.shards] for t in tasks] == [
+        ["e0", "e1", "e2", "m0"], ["m1", "m2", "m3", "m4"], ["m5", "m6", "m7", "m8"], ["m9", "f0", "f1", "f2"],
+    ]
+    assert BATCH_FILES_BY_READER == {"msg": 4, "pst": 4}
+
+
+def test_other_readers_keep_the_byte_and_file_limits() -> None:
+    shards = _shards("eml", 600, "e")
+    sizes = {s.shard_id: 1000 for s in shards}
+    tasks = tasks_of(shards, sizes, BATCH_BYTES, BATCH_FILES, BATCH_FILES_BY_READER)
+    assert [len(t.shards) for t in tasks] == [256, 256, 88]

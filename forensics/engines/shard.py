@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,28 +147,33 @@ def _item_problem(item: RawMessage | Message, kind: str, reason: str) -> Problem
     )
 
 
-def tasks_of(shards: Sequence[Shard], sizes: dict[str, int], batch_bytes: int, batch_files: int) -> list[Task]:
+def tasks_of(shards: Sequence[Shard], sizes: dict[str, int], batch_bytes: int, batch_files: int,
+             reader_files: Mapping[str, int] | None = None) -> list[Task]:
     """Group consecutive small whole-file shards into batches, keep big shards alone.
 
     A folder of 100k .eml files becomes ~100k/batch_files tasks instead of 100k, so the
-    per-task cost (pickling, scheduling, one transaction) is paid per batch. Order is the
-    plan order, so batches are the same on every run.
+    per-task cost (pickling, scheduling, one transaction) is paid per batch. A batch holding
+    a shard of a reader named in ``reader_files`` holds at most that many shards (formats
+    whose items cost seconds whatever their bytes). Order is the plan order, so batches
+    are the same on every run.
     """
+    limits = reader_files or {}
     tasks: list[Task] = []
     batch: list[Shard] = []
-    batch_size = 0
+    batch_size, batch_limit = 0, batch_files
     for shard in shards:
         size = sizes.get(shard.shard_id, 0)
         if size >= batch_bytes:
             tasks.extend(_flush(batch, batch_size))
-            batch, batch_size = [], 0
+            batch, batch_size, batch_limit = [], 0, batch_files
             tasks.append(Task(shards=(shard,), size=size))
             continue
-        if batch and (batch_size + size > batch_bytes or len(batch) >= batch_files):
+        limit = min(batch_limit, limits.get(shard.reader, batch_files))
+        if batch and (batch_size + size > batch_bytes or len(batch) >= limit):
             tasks.extend(_flush(batch, batch_size))
-            batch, batch_size = [], 0
+            batch, batch_size, limit = [], 0, limits.get(shard.reader, batch_files)
         batch.append(shard)
-        batch_size += size
+        batch_size, batch_limit = batch_size + size, limit
     tasks.extend(_flush(batch, batch_size))
     return tasks
 
