@@ -29,7 +29,7 @@ from forensics.analyse import Settings
 from forensics.engines import make_engine
 from forensics.engines.shard import TaskResult, describe, process_shard, tasks_of
 from forensics.errors import EvidenceChanged, ReadError, UnsafeOutput
-from forensics.ingest import PlannedInput, plan_input, sha256_file, walk
+from forensics.ingest import READERS, PlannedInput, plan_input, sha256_file, walk
 from forensics.ingest.base import Shard
 from forensics.records import InputRow, ProblemRow
 from forensics.store import Store, release_heap, trim_memory
@@ -41,13 +41,11 @@ __all__ = ["ScanOptions", "ScanResult", "scan", "process_shard", "plan_inputs", 
 # mbox's ranges would be batched back together and run on one worker.
 BATCH_BYTES = 1024 * 1024
 BATCH_FILES = 256
-# At most this many shards per task for these readers: an Outlook item costs 0.1-3 s (RTF
-# de-encapsulation, attachments), not in proportion to its bytes, so a 1 MiB batch of .msg
-# files could be most of a run's work on one worker (the corpus's 78 .msg files were 5
-# tasks, one of 25 s: 2 workers gave 1.03x). A task's own cost (ms) is nothing beside that.
-BATCH_FILES_BY_READER = {"msg": 4, "pst": 4}
-# Readers whose shards' start and end count items, not bytes (``shard_bytes``).
-ITEM_RANGE_READERS = frozenset({"pst"})
+# At most this many shards per task for readers whose items cost seconds whatever their
+# bytes (a reader's ``SHARDS_PER_TASK``: .msg, PST/OST): the corpus's 78 .msg files were 5
+# tasks by bytes, one of 25 s, and 2 workers gave 1.03x. A task's own cost (ms) is nothing
+# beside that.
+BATCH_FILES_BY_READER = {n: r.SHARDS_PER_TASK for n, r in READERS.items() if hasattr(r, "SHARDS_PER_TASK")}
 APART_CACHE_KIB = 16 * 1024  # page cache of a finalizer's own connection (memory stays bounded)
 VERIFY_THREADS = 4  # hashlib releases the GIL: re-hashing several files overlaps their I/O
 FINGERPRINT_KEY = "analysis_fingerprint"
@@ -201,15 +199,15 @@ def _shards_of(planned: list[PlannedInput]) -> tuple[list[Shard], dict[str, int]
 def shard_bytes(item: PlannedInput) -> list[int]:
     """Each shard's share of its file's bytes, as batching reads it.
 
-    An mbox range is its bytes. A PST/OST shard's start and end count *items* (a run of
-    a folder's items, ``ingest.pst``), not bytes: read as bytes, a store's shards looked a
-    few hundred bytes each and were all batched into one task, so one worker read the
-    whole store and returned every item's rows at once. Such a shard gets the store's
-    bytes in proportion to its items; a shard without a range, an equal share.
+    An mbox range is its bytes. A PST/OST shard's start and end count *items* (its
+    reader's ``RANGE_UNIT``), not bytes: read as bytes, a store's shards looked a few
+    hundred bytes each and were all batched into one task, so one worker read the whole
+    store and returned every item's rows at once. Such a shard gets the store's bytes in
+    proportion to its items; a shard without a range, an equal share.
     """
     ranged = [None if s.end is None else s.end - s.start for s in item.shards]
     equal = item.evidence.size // max(1, len(item.shards))
-    if item.reader not in ITEM_RANGE_READERS:
+    if getattr(READERS.get(item.reader or ""), "RANGE_UNIT", "bytes") != "items":
         return [equal if n is None else n for n in ranged]
     items = sum(n for n in ranged if n is not None)
     return [equal if n is None or not items else item.evidence.size * n // items for n in ranged]

@@ -7,7 +7,9 @@ may plan shards with ``variant="skipped"`` for members that are not mail: they a
 run, and become a note on the input row instead. A reader may also plan notes
 (``variant=NOTE_VARIANT``: an empty or password-protected store): they are not run
 either, and become ``PlannedInput.problems`` (with their own kind and severity) and a
-note on the input row.
+note on the input row. Optional module attributes tell batching about a format:
+``RANGE_UNIT = "items"`` (a shard's start/end count items, not bytes) and
+``SHARDS_PER_TASK`` (items that cost seconds whatever their bytes).
 """
 
 from __future__ import annotations

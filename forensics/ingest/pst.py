@@ -65,6 +65,11 @@ from forensics.records import Attachment, Locator, Message
 
 name = "pst"
 ITEMS_PER_SHARD = 500
+# For batching (``pipeline.shard_bytes``, ``engines.shard.tasks_of``): a shard's start and
+# end count items, not bytes; and an item costs 0.1-3 s whatever its bytes (RTF
+# de-encapsulation, attachments), so a task holds at most this many shards.
+RANGE_UNIT = "items"
+SHARDS_PER_TASK = 4
 ORPHANS = "<orphans>"
 ATTACHMENT_BLOCK = 1 << 20
 MAX_FOLDER_DEPTH = 64
