@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,7 @@ from forensics.analyse import Settings
 from forensics.engines import make_engine
 from forensics.engines.shard import TaskResult, describe, process_shard, tasks_of
 from forensics.errors import EvidenceChanged, ReadError, UnsafeOutput
-from forensics.ingest import READERS, PlannedInput, plan_input, sha256_file, walk
+from forensics.ingest import READERS, PlannedInput, plan_input, sha256_file, spool, walk
 from forensics.ingest.base import Shard
 from forensics.records import InputRow, ProblemRow
 from forensics.store import Store, release_heap, trim_memory
@@ -51,6 +52,7 @@ VERIFY_THREADS = 4  # hashlib releases the GIL: re-hashing several files overlap
 FINGERPRINT_KEY = "analysis_fingerprint"
 
 ProgressHook = Callable[[int, int], None]
+Finalizer = Callable[[Store, Settings], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,10 +151,12 @@ def scan(paths: list[Path], options: ScanOptions, progress: ProgressHook | None 
         planned = _plan_into(store, paths)
         shards, sizes = _shards_of(planned)
         done, refused = _finished_shards(store, options.settings, resume=options.resume)
+        shards, sizes = spool_streams(store, shards, sizes, done, options.out)
         todo = [s for s in shards if s.shard_id not in done]
         tasks = tasks_of(todo, sizes, BATCH_BYTES, BATCH_FILES, BATCH_FILES_BY_READER)
         store.defer_indexes()  # on an empty case: built once after the shards, not row by row
         _run(store, engine.run(tasks, options.settings), len(todo), progress)
+        spool.remove(options.out.resolve() / spool.FOLDER)  # every shard ran: the copies are not needed
         store.create_indexes()  # before the finalizers, which join on them
         trim_memory()  # the shards' garbage (all of the parsing, with one in-process worker)
         with store.statistics():
@@ -194,6 +198,30 @@ def _shards_of(planned: list[PlannedInput]) -> tuple[list[Shard], dict[str, int]
             shards.setdefault(shard.shard_id, shard)
             sizes[shard.shard_id] = size
     return list(shards.values()), sizes
+
+
+def spool_streams(store: Store, shards: list[Shard], sizes: dict[str, int], done: set[str],
+                  out: Path) -> tuple[list[Shard], dict[str, int]]:
+    """Compressed and archived mboxes (one shard each, as planned) past ``spool.THRESHOLD``:
+    decompressed once into ``<out>/spool/`` and cut into byte ranges, so every worker takes a
+    part (``ingest/spool.py``). Each stream's expansion is recorded in the case's meta, so a
+    resumed scan runs the same shards, and decompresses again only when ranges remain and
+    the copy is not whole. Dask workers must see ``<out>`` at the same path."""
+    folder = out.resolve() / spool.FOLDER
+    recorded = dict(store.conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (spool.META_PREFIX + "%",)))
+    expanded: list[Shard] = []
+    for shard in shards:
+        make = getattr(READERS[shard.reader], "spool_shard", None)
+        if make is None:
+            expanded.append(shard)
+            continue
+        key = spool.META_PREFIX + shard.shard_id
+        parts, record = spool.expand(shard, folder, make, recorded.get(key), done)
+        if record is not None and recorded.get(key) != record.to_json():
+            store.set_meta(key, record.to_json())
+        expanded.extend(parts)
+        sizes.update({p.shard_id: spool.size_of(p) for p in parts if p is not shard})
+    return expanded, sizes
 
 
 def shard_bytes(item: PlannedInput) -> list[int]:
@@ -238,27 +266,46 @@ def _finished_shards(store: Store, settings: Settings, *, resume: bool) -> tuple
 def run_finalizers(store: Store, settings: Settings) -> None:
     """Case-wide stages, over everything stored so far (so adding inputs updates them).
 
-    The finalizers of one step (``stages.FINALIZER_STEPS``) run at once: the first on this
-    connection, the others in threads on connections of their own (SQLite works with the
-    GIL released; WAL lets one read while another writes, and a writer waits for the
-    other's commit). They touch different tables, so the case is the same as one by one.
+    The lanes (``stages.FINALIZER_LANES``) run at once: the first on this connection, the
+    others in threads on connections of their own (SQLite works with the GIL released; WAL
+    lets one read while another writes, and a writer waits for the other's commit). A
+    finalizer that reads what another lane writes (the metrics read the token roles) calls
+    ``store.await_finalizers()`` first, which returns when the other lanes are done, so the
+    case is the same as one finalizer after another. A lane's failure is raised here, after
+    every lane has stopped.
     """
-    from forensics.stages import FINALIZER_STEPS
+    from forensics.stages import FINALIZER_LANES
 
-    for first, *others in FINALIZER_STEPS:
-        if not others:
-            first(store, settings)
-            continue
-        with ThreadPoolExecutor(max_workers=len(others)) as pool:
-            apart = [pool.submit(_finalize_apart, store.path.parent, f, settings) for f in others]
-            first(store, settings)
-            for future in apart:
-                future.result()  # its exception, if any, is raised here
+    done = [threading.Event() for _ in FINALIZER_LANES]
+    first, *others = FINALIZER_LANES
+    with ThreadPoolExecutor(max_workers=max(1, len(others))) as pool:
+        apart = [pool.submit(_lane_apart, store.path.parent, lane, settings, done, n)
+                 for n, lane in enumerate(others, start=1)]
+        _run_lane(store, first, settings, done, 0)
+        for future in apart:
+            future.result()  # its exception, if any, is raised here
 
 
-def _finalize_apart(folder: Path, finalizer: Callable[[Store, Settings], None], settings: Settings) -> None:
+def _waiter(events: list[threading.Event]) -> Callable[[], None]:
+    def wait() -> None:
+        for event in events:
+            event.wait()
+    return wait
+
+
+def _lane_apart(folder: Path, lane: list[Finalizer], settings: Settings, done: list[threading.Event], n: int) -> None:
     with Store(folder, cache_kib=APART_CACHE_KIB) as store:
-        finalizer(store, settings)
+        _run_lane(store, lane, settings, done, n)
+
+
+def _run_lane(store: Store, lane: list[Finalizer], settings: Settings, done: list[threading.Event], n: int) -> None:
+    """Run one lane's finalizers in order; its event is set however it ends (no lane waits forever)."""
+    store.await_finalizers = _waiter([event for k, event in enumerate(done) if k != n])
+    try:
+        for finalizer in lane:
+            finalizer(store, settings)
+    finally:
+        done[n].set()
 
 
 def _plan_into(store: Store, paths: list[Path]) -> list[PlannedInput]:

@@ -20,9 +20,11 @@ Finalizer = Callable[[Store, Settings], None]
 
 ANALYSERS: list[Analyser] = []
 FINALIZERS: list[Finalizer] = []
-# The finalizers again, in steps run in order: the finalizers of one step read and write
-# different tables, so ``pipeline.run_finalizers`` may run them at once.
-FINALIZER_STEPS: list[list[Finalizer]] = []
+# The finalizers again, in lanes that ``pipeline.run_finalizers`` runs at once (each lane's
+# finalizers in order). Lanes write different tables; a finalizer that reads what another
+# lane writes calls ``store.await_finalizers()`` first, which returns when the other lanes
+# are done (only the last lane may call it, or two lanes could wait for each other).
+FINALIZER_LANES: list[list[Finalizer]] = []
 
 # Accounting first: a message present but not wholly analysable also gets a problem row.
 from forensics.analyse import accounting_problems  # noqa: E402
@@ -43,12 +45,10 @@ from forensics.tokens.rows import analyse_tokens  # noqa: E402
 
 ANALYSERS += [analyse_tokens, analyse_leaks]
 FINALIZERS.append(assign_roles)
-# Token roles read url_tokens and message_recipients and write tokens; beacon uniqueness
-# updates resources: independent, one step (roles first: it stays on the scan's connection).
-FINALIZER_STEPS.append([assign_roles, finalize_beacons])
-
-# Correlation metrics read every table above (token roles included): keep this finalizer LAST.
+# Correlation metrics read every table above: keep this finalizer LAST. Lanes: token roles
+# (url_tokens, message_recipients -> tokens) on the scan's connection; beacon uniqueness
+# (resources), then the metrics, which read the roles last and wait for them there.
 from forensics.correlate.metrics import compute_metrics  # noqa: E402
 
 FINALIZERS.append(compute_metrics)
-FINALIZER_STEPS.append([compute_metrics])
+FINALIZER_LANES += [[assign_roles], [finalize_beacons, compute_metrics]]

@@ -15,7 +15,7 @@ import gc
 import json
 import operator
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,10 @@ def _single(column: str) -> Any:
     return lambda row: (getter(row),)
 
 
+def _finalized() -> None:
+    """Nothing runs beside: the finalizers before this one have finished."""
+
+
 class Store:
     """A case: open or create ``case.sqlite`` in an output folder."""
 
@@ -173,6 +177,9 @@ class Store:
         # loss may drop the last commits, never leave half of one); shards are re-run then.
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(f"PRAGMA cache_size=-{cache_kib}")
+        # Returns once the finalizers running beside this store's are done: a finalizer calls
+        # it before reading what another lane writes (pipeline.run_finalizers sets it).
+        self.await_finalizers: Callable[[], None] = _finalized
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:

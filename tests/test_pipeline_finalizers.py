@@ -1,9 +1,10 @@
-"""Finalizers run in steps, those of a step at once: the case is the same as one by one."""
+"""Finalizers run in lanes, the lanes at once: the case is the same as one finalizer after another."""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,11 @@ from test_engine import load_generator
 
 from forensics import stages
 from forensics.analyse import Settings
+from forensics.correlate.metrics import METRIC_TABLES
 from forensics.pipeline import ScanOptions, run_finalizers, scan
 from forensics.store import Store
+
+ROLES_SHARED = [("recipient-identifier", 3), ("repeated", 3)]
 
 
 def dump(case: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -36,18 +40,27 @@ def copy_of(case: Path, folder: Path) -> Path:
     return folder
 
 
-def test_every_finalizer_is_in_exactly_one_step_in_the_order_of_the_list() -> None:
-    flat = [f for step in stages.FINALIZER_STEPS for f in step]
+def test_every_finalizer_is_in_exactly_one_lane_each_lane_in_the_order_of_the_list() -> None:
+    flat = [f for lane in stages.FINALIZER_LANES for f in lane]
     assert sorted(flat, key=stages.FINALIZERS.index) == stages.FINALIZERS
-    assert stages.FINALIZER_STEPS[-1] == [stages.compute_metrics]  # reads what the others write
+    assert all(lane == sorted(lane, key=stages.FINALIZERS.index) for lane in stages.FINALIZER_LANES)
+    # The metrics read what every other finalizer writes: last of the last lane, the only
+    # lane allowed to wait for the others.
+    assert stages.FINALIZER_LANES == [[stages.assign_roles], [stages.finalize_beacons, stages.compute_metrics]]
 
 
-def test_steps_at_once_give_the_case_one_by_one_gives(case: Path, tmp_path: Path) -> None:
-    at_once, one_by_one = copy_of(case, tmp_path / "at_once"), copy_of(case, tmp_path / "one_by_one")
-    for folder in (at_once, one_by_one):
-        with Store(folder) as store, store.conn:
-            store.conn.execute("DELETE FROM tokens")  # the scan's finalizers ran: start from none
-            store.conn.execute("UPDATE resources SET is_beacon = 0, confidence = 0, signals = ''")
+def _unfinalized(case: Path, folder: Path) -> Path:
+    copy = copy_of(case, folder)
+    with Store(copy) as store, store.conn:
+        store.conn.execute("DELETE FROM tokens")  # the scan's finalizers ran: start from none
+        store.conn.execute("UPDATE resources SET is_beacon = 0, confidence = 0, signals = ''")
+        for table in METRIC_TABLES:
+            store.conn.execute(f'DELETE FROM "{table}"')
+    return copy
+
+
+def test_lanes_at_once_give_the_case_one_by_one_gives(case: Path, tmp_path: Path) -> None:
+    at_once, one_by_one = _unfinalized(case, tmp_path / "at_once"), _unfinalized(case, tmp_path / "one_by_one")
     with Store(at_once) as store, store.statistics():
         run_finalizers(store, Settings())
     with Store(one_by_one) as store, store.statistics():
@@ -55,8 +68,26 @@ def test_steps_at_once_give_the_case_one_by_one_gives(case: Path, tmp_path: Path
             finalizer(store, Settings())
     assert dump(at_once) == dump(one_by_one) == dump(case)
     with sqlite3.connect(case / "case.sqlite") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] > 100
-        assert conn.execute("SELECT COUNT(*) FROM resources WHERE is_beacon = 1").fetchone()[0] > 10
+        assert conn.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 339
+        assert conn.execute("SELECT COUNT(*) FROM resources WHERE is_beacon = 1").fetchone()[0] == 31
+
+
+def test_the_metrics_wait_for_the_token_roles_judged_beside_them(
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Roles slowed down: the metrics prepare everything else, then wait, then read the roles."""
+    def slow_roles(store: Store, settings: Settings) -> None:
+        time.sleep(1.0)
+        stages.assign_roles(store, settings)
+
+    monkeypatch.setattr(stages, "FINALIZER_LANES", [[slow_roles], [stages.finalize_beacons, stages.compute_metrics]])
+    at_once = _unfinalized(case, tmp_path / "at_once")
+    with Store(at_once) as store, store.statistics():
+        run_finalizers(store, Settings())
+    assert dump(at_once) == dump(case)
+    with sqlite3.connect(at_once / "case.sqlite") as conn:  # metrics that name token roles
+        assert conn.execute("SELECT role, COUNT(*) FROM metrics_sharing WHERE kind = 'token' GROUP BY role"
+                            ).fetchall() == ROLES_SHARED
 
 
 def test_a_failure_in_a_finalizer_run_apart_reaches_the_caller(
@@ -65,6 +96,17 @@ def test_a_failure_in_a_finalizer_run_apart_reaches_the_caller(
     def broken(store: Store, settings: Settings) -> None:
         raise RuntimeError("finalizer bug")
 
-    monkeypatch.setattr(stages, "FINALIZER_STEPS", [[stages.assign_roles, broken]])
+    monkeypatch.setattr(stages, "FINALIZER_LANES", [[stages.assign_roles], [broken]])
     with Store(copy_of(case, tmp_path / "c")) as store, pytest.raises(RuntimeError, match="finalizer bug"):
+        run_finalizers(store, Settings())
+
+
+def test_a_failure_in_the_lane_the_metrics_wait_for_stops_the_run_without_hanging(
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(store: Store, settings: Settings) -> None:
+        raise RuntimeError("roles bug")
+
+    monkeypatch.setattr(stages, "FINALIZER_LANES", [[broken], [stages.compute_metrics]])
+    with Store(copy_of(case, tmp_path / "c")) as store, pytest.raises(RuntimeError, match="roles bug"):
         run_finalizers(store, Settings())

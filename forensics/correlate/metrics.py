@@ -306,9 +306,14 @@ def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 -
     """Recompute every ``metrics_*`` table from the case (a finalizer: idempotent)."""
     conn = store.conn
     findings = findings_sql(conn) is not None
-    prepare(conn, contacts=True, token_roles=(RECIPIENT_ROLE,))  # brokers read only these
+    rows: list[CentralityRow] = []
+
+    def before_tokens() -> None:
+        rows.extend(centrality_rows(provider_sender_graph(conn)))  # findings and leaks only
+        store.await_finalizers()  # the token roles, judged meanwhile by another finalizer
+
     try:
-        rows = centrality_rows(provider_sender_graph(conn))
+        prepare(conn, contacts=True, token_roles=(RECIPIENT_ROLE,), before_tokens=before_tokens)
         with conn:
             for table in METRIC_TABLES:
                 conn.execute(f'DELETE FROM "{table}"')

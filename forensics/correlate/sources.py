@@ -28,6 +28,7 @@ connection may create them too.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -313,7 +314,7 @@ def _create_brokers(conn: sqlite3.Connection) -> None:
 
 def prepare(
     conn: sqlite3.Connection, sel: Selection = Selection(), *, contacts: bool = False,
-    token_roles: tuple[str, ...] = GRAPH_TOKEN_ROLES,
+    token_roles: tuple[str, ...] = GRAPH_TOKEN_ROLES, before_tokens: Callable[[], None] = lambda: None,
 ) -> None:
     """(Re)create the ``cg_*`` temporary tables for a selection of the case's evidence.
 
@@ -322,6 +323,10 @@ def prepare(
     message contacts, for the metrics) is only filled when asked for: the graph does not
     need it. ``cg_tokens`` holds the tokens of ``token_roles``: the metrics read only the
     recipient identifiers (through ``cg_brokers``), the graph all of ``GRAPH_TOKEN_ROLES``.
+    The ``tokens`` table (the roles) is read last, after ``before_tokens()`` returns: the
+    metrics finalizer waits there for the roles another finalizer judges meanwhile, and
+    no transaction of this connection is open at that point (a snapshot taken earlier
+    would not see the roles).
     """
     install_functions(conn)
     # Sorts and index lookups over a million rows: a bounded page cache for the case and
@@ -332,13 +337,15 @@ def prepare(
     _create_messages(conn, sel)
     _create_findings(conn, sel)
     _create_leaks(conn, sel)
-    _create_tokens(conn, sel, token_roles)
     _create_contacts(conn, enabled=contacts)
+    for name in ("cg_findings", "cg_leaks", "cg_contacts"):
+        conn.execute(f"CREATE INDEX temp.{name}_m ON {name} (m)")
+    before_tokens()
+    _create_tokens(conn, sel, token_roles)
+    conn.execute("CREATE INDEX temp.cg_tokens_m ON cg_tokens (m)")
     if sel.provider:
         conn.execute("""DELETE FROM cg_messages WHERE m NOT IN (
             SELECT m FROM cg_findings UNION SELECT m FROM cg_leaks UNION SELECT m FROM cg_tokens)""")
-    for name in ("cg_findings", "cg_leaks", "cg_tokens", "cg_contacts"):
-        conn.execute(f"CREATE INDEX temp.{name}_m ON {name} (m)")
     _create_brokers(conn)
 
 

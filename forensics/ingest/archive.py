@@ -1,7 +1,7 @@
 """Stage 1 reader for mail inside zip and tar archives (Gmail Takeout ``.zip``/``.tgz`` and others).
 
 Archives are read in place with stdlib ``zipfile``/``tarfile``: members are
-decompressed as streams and never written to disk. Each member is recognised by its
+decompressed as streams, never extracted beside the evidence. Each member is recognised by its
 content like a file on disk: an mbox member (Takeout's ``All mail Including Spam and
 Trash.mbox``) is cut into messages by the mbox reader through a ``StreamWindow``;
 ``.eml``/``.emlx`` members are read whole. A gzip, bzip2 or xz member holding one of
@@ -13,6 +13,12 @@ become problems: names that would escape an extraction folder (absolute, ``..``,
 drive letters), encrypted members, and members whose declared size or compression
 ratio looks like a decompression bomb. Members that are not mail (Takeout's HTML
 index, JSON, photos) are noted on the input, not read.
+
+An mbox member (plain or compressed) is planned as one shard, since a member can only be
+read from its start; when it is larger than ``spool.THRESHOLD`` the pipeline's spooling
+step (``spool_shard`` here, see ``ingest/spool.py``) decompresses it once into the case
+folder and cuts the copy into byte ranges like a plain mbox, with the same locators, so
+a Takeout mailbox of tens of GB runs on every worker in flat memory.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from pathlib import Path
 from typing import IO
 
 from forensics.errors import ReadError
-from forensics.ingest import compressed, eml, emlx, mbox
+from forensics.ingest import compressed, eml, emlx, mbox, spool
 from forensics.ingest.base import SNIFF_BYTES, Shard
 from forensics.ingest.stream import StreamWindow
 from forensics.records import Locator, RawMessage
@@ -331,6 +337,9 @@ def _heads(archive: _Archive, wanted: set[int]) -> dict[int, bytes | str]:
 
 
 def read(shard: Shard) -> Iterator[RawMessage]:
+    if shard.variant in (spool.VARIANT, spool.END_VARIANT):
+        yield from spool.read(shard)
+        return
     if shard.variant == "refused":
         raise ReadError(shard.items[1])
     if shard.variant == "skipped":
@@ -358,9 +367,17 @@ def _read_mbox_member(shard: Shard, member: Member, stream: IO[bytes]) -> Iterat
     try:
         yield from mbox.read_buffer(window, shard.path, shard.source_sha256, member=member.name)
     except DAMAGE as e:
-        raise ReadError(f"member {member.name!r}: damaged compressed data: {type(e).__name__}: {e}") from e
+        raise ReadError(_damaged(member, e)) from e
     if window.short_by:
-        raise ReadError(f"member {member.name!r}: {window.short_by} bytes missing at the end")
+        raise ReadError(_missing(member, window.short_by))
+
+
+def _damaged(member: Member, e: BaseException) -> str:
+    return f"member {member.name!r}: damaged compressed data: {type(e).__name__}: {e}"
+
+
+def _missing(member: Member, short_by: int) -> str:
+    return f"member {member.name!r}: {short_by} bytes missing at the end"
 
 
 def _read_compressed_member(shard: Shard, member: Member, stream: IO[bytes]) -> Iterator[RawMessage]:
@@ -372,7 +389,7 @@ def _read_compressed_member(shard: Shard, member: Member, stream: IO[bytes]) -> 
     try:
         yield from compressed.read_stream(stream, codec, member.size, reader, where)
     except DAMAGE as e:  # the archive's own data failed while seeking back to the member's start
-        raise ReadError(f"member {member.name!r}: damaged compressed data: {type(e).__name__}: {e}") from e
+        raise ReadError(_damaged(member, e)) from e
 
 
 def _read_single_member(shard: Shard, member: Member, stream: IO[bytes]) -> RawMessage:
@@ -385,3 +402,44 @@ def _read_single_member(shard: Shard, member: Member, stream: IO[bytes]) -> RawM
     if member_reader(data[:SNIFF_BYTES], member.name) == emlx.name:
         return emlx.split_emlx(data, locator, partial=member.name.endswith(".partial.emlx"))
     return eml.raw_message(data, locator, fmt="eml")
+
+
+# ---------------------------------------------------------------- spooling (see ingest/spool.py)
+
+
+def spool_shard(shard: Shard, target: Path) -> spool.Spool | None:
+    """An mbox member's one shard (plain, or gzip/bzip2/xz-compressed) spooled into ``target``
+    and cut; None for other shards and for members of ``spool.THRESHOLD`` bytes or fewer."""
+    if shard.variant == "compressed" and shard.items[1].endswith(f":{mbox.name}"):
+        codec = shard.items[1].split(":")[0]
+    elif shard.variant == "mbox":
+        codec = ""
+    else:
+        return None
+    with _open(shard.path) as archive:
+        for member, stream in archive.streams({int(shard.items[0])}):
+            if not codec:
+                return _spool_mbox_member(member, stream, target)
+            where = compressed.Where(path=shard.path, sha256=shard.source_sha256,
+                                     member=f"{member.name} {compressed.label(codec)}")
+            return compressed.spool_stream(stream, codec, member.size, where, target)
+    return None
+
+
+def _spool_mbox_member(member: Member, stream: IO[bytes], target: Path) -> spool.Spool | None:
+    """A plain mbox member: its blocks (as ``StreamWindow`` reads them) into the copy; the cut
+    replays the member's damage where it was raised, so ``_read_mbox_member``'s messages and
+    reason are kept."""
+    if member.size <= spool.THRESHOLD:
+        return None  # its declared size says it is small: not even decompressed here
+
+    def explain(e: BaseException) -> str:
+        return str(e) if isinstance(e, ReadError) else _damaged(member, e)
+
+    pump = spool.Pump(stream.read, (*DAMAGE, ReadError), explain)
+    written = spool.write(pump, target, member.size)
+    if written is None or written.over_limit:  # over: more than declared, which zipfile and tarfile never give
+        return None
+    cut = spool.cut(target, written, declared=member.size, failure=pump.failure, window_limit=MAX_WINDOW_BYTES)
+    end = cut.stopped or (_missing(member, cut.short_by) if cut.short_by else "")
+    return spool.Spool(size=written.size, sha256=written.sha256, member=member.name, ranges=cut.ranges, end=end)

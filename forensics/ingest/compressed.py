@@ -4,7 +4,8 @@ Researchers often receive mailboxes as a single gzip, bzip2 or xz file (not a ta
 are the archive reader's). The file is recognised by its magic number *and* by what it
 decompresses to (an mbox, an ``.emlx`` or an RFC 5322 message, sniffed by those readers);
 its name is never trusted. It is decompressed as a stream with the stdlib
-(``gzip``/``bz2``/``lzma``), in memory, never to disk and never beside the evidence.
+(``gzip``/``bz2``/``lzma``), in memory and never beside the evidence (a large mbox is
+spooled into the case folder, see below).
 
 Locators: a message is in the compressed file (``source_sha256`` is the SHA-256 of the
 compressed file as stored, as for any input) at ``member=(gzip stream)`` (or ``(bzip2
@@ -13,9 +14,12 @@ stream)``, ``(xz stream)``); for an mbox, ``offset=START+LENGTH`` counts bytes o
 counts bytes of the decompressed member. Concatenated streams (``cat a.gz b.gz``, pbzip2
 output, multi-stream xz) are one decompressed stream, as ``gunzip``/``bunzip2``/``unxz`` give.
 
-A compressed mbox is one shard whatever the number of workers: gzip, bzip2 and xz streams
-can only be decompressed from their start, so the messages come in stream order and the
-output is the same for any worker count.
+A compressed mbox is planned as one shard whatever the number of workers: gzip, bzip2 and
+xz streams can only be decompressed from their start. When its decompressed mbox is
+larger than ``spool.THRESHOLD``, the pipeline's spooling step (``spool`` here, see
+``ingest/spool.py``) decompresses it once into the case folder and cuts the copy into
+byte ranges like a plain mbox, with the same locators, so every worker takes a part and
+memory does not grow with the mailbox; smaller ones are read as below, in one shard.
 
 The mbox splitter needs the stream's length, which a compressed stream does not state
 truthfully (gzip keeps it modulo 4 GiB, bzip2 not at all), so ``read`` makes two passes
@@ -43,7 +47,7 @@ from pathlib import Path
 from typing import IO
 
 from forensics.errors import ReadError
-from forensics.ingest import archive, eml, emlx, mbox
+from forensics.ingest import archive, eml, emlx, mbox, spool
 from forensics.ingest.base import SNIFF_BYTES, Shard
 from forensics.ingest.stream import StreamWindow
 from forensics.records import Locator, RawMessage
@@ -231,6 +235,9 @@ class Where:
 
 
 def read(shard: Shard) -> Iterator[RawMessage]:
+    if shard.variant in (spool.VARIANT, spool.END_VARIANT):
+        yield from spool.read(shard)
+        return
     codec = shard.items[0]
     where = Where(path=shard.path, sha256=shard.source_sha256, member=label(codec),
                   inner_name=inner_name(Path(shard.path)))
@@ -282,3 +289,38 @@ def _messages(stream: Prefix, reader: str, size: int, where: Where) -> Iterator[
         yield emlx.split_emlx(data, locator, partial=where.inner_name.endswith(".partial.emlx"))
     else:
         yield eml.raw_message(data, locator, fmt="eml")
+
+
+# ---------------------------------------------------------------- spooling (see ingest/spool.py)
+
+
+def spool_shard(shard: Shard, target: Path) -> spool.Spool | None:
+    """A compressed mbox's one shard spooled into ``target`` and cut; None when it is not an
+    mbox or decompresses to ``spool.THRESHOLD`` bytes or fewer (read as one shard)."""
+    if shard.variant != mbox.name:
+        return None
+    codec = shard.items[0]
+    where = Where(path=shard.path, sha256=shard.source_sha256, member=label(codec))
+    with open(shard.path, "rb") as raw:
+        packed = raw.seek(0, 2)
+        raw.seek(0)
+        return spool_stream(raw, codec, packed, where, target)
+
+
+def spool_stream(raw: IO[bytes], codec: str, packed: int, where: Where, target: Path) -> spool.Spool | None:
+    """``read_stream``'s two passes as one: the first pass (``measure``'s blocks, limit and
+    damage) writes the copy, and the cut replays the second over it. The same messages are
+    kept and the same reason ends the stream (``damage_reason``, ``refusal``)."""
+    limit = limit_for(packed)
+    with open_stream(raw, codec) as stream:
+        pump = spool.Pump(stream.read1, archive.DAMAGE, describe)
+        written = spool.write(pump, target, limit)
+    if written is None:
+        return None
+    if written.over_limit:
+        return spool.Spool(size=0, sha256="", member=where.member, end=refusal(where.member, packed, limit))
+    cut = spool.cut(target, written, declared=written.size, failure="", window_limit=archive.MAX_WINDOW_BYTES)
+    end = cut.stopped
+    if not end and pump.failure:
+        end = damage_reason(where.member, Extent(size=written.size, damage=pump.failure), cut.kept)
+    return spool.Spool(size=written.size, sha256=written.sha256, member=where.member, ranges=cut.ranges, end=end)
