@@ -83,14 +83,25 @@ with Store(case) as store:
 print(json.dumps(times))
 """
 
-# The whole report as ``forensics report`` writes it, with N workers.
+# The whole report as ``forensics report`` writes it, with N workers; with "warm", as the end
+# of ``forensics scan`` writes it: the report's module imported and the forkserver running
+# (the scan's workers came from it) before the clock starts.
 _WHOLE_CHILD = r"""
 import json, sys, time
 from pathlib import Path
-c0, w0 = time.process_time(), time.perf_counter()
-from forensics.report.build import write_report
-write_report(Path(sys.argv[1]), Path(sys.argv[2]), argv=["bench"], workers=int(sys.argv[3]))
-print(json.dumps({"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}))
+def main():
+    if sys.argv[4] == "warm":
+        from concurrent.futures import ProcessPoolExecutor
+        import forensics.report.build
+        from forensics.engines.local import mp_context
+        with ProcessPoolExecutor(1, mp_context=mp_context()) as pool:
+            pool.submit(sum, ()).result()
+    c0, w0 = time.process_time(), time.perf_counter()
+    from forensics.report.build import write_report
+    write_report(Path(sys.argv[1]), Path(sys.argv[2]), argv=["bench"], workers=int(sys.argv[3]))
+    print(json.dumps({"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}))
+if __name__ == "__main__":
+    main()
 """
 
 
@@ -128,6 +139,8 @@ def main() -> int:
     parser.add_argument("--no-parts", action="store_true", help="only the whole-report runs")
     parser.add_argument("--check", action="store_true", help="compare every file of the two trees byte for byte")
     parser.add_argument("--skip", default="", help="parts not to run (e.g. charts,graph,timeline: the page then has no charts)")
+    parser.add_argument("--warm", action="store_true",
+                        help="whole reports as a scan ends them: report imported, forkserver running")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "bench-report")
     args = parser.parse_args()
     trees = {"new": HERE} | ({"old": args.baseline.resolve()} if args.baseline else {})
@@ -146,7 +159,8 @@ def main() -> int:
                 out = args.dir / f"{tree}-w{n}"
                 shutil.rmtree(out, ignore_errors=True)
                 whole.setdefault((tree, n), []).append(
-                    _child(trees[tree], _WHOLE_CHILD, str(args.case.resolve()), str(out), str(n)))
+                    _child(trees[tree], _WHOLE_CHILD, str(args.case.resolve()), str(out), str(n),
+                           "warm" if args.warm else "cold"))
         print(f"round {round_ + 1} of {args.rounds} done", file=sys.stderr)
     names = list(trees)
     if not args.no_parts:

@@ -12,9 +12,7 @@ from test_report_support import add_findings, hostile_mbox, scan_case
 
 from forensics.report import build
 from forensics.report.charts import MAX_WIDTH, chart_prevalence
-from forensics.report.csvout import QUERIES
 from forensics.report.facts import Month
-from forensics.report.tables import export_plan
 from forensics.store import Store
 
 
@@ -47,18 +45,15 @@ def test_no_figure_outlives_the_charts_phase(tmp_path: Path) -> None:
     assert not [o for o in gc.get_objects() if isinstance(o, Figure)]
 
 
-def test_exports_this_process_takes_back_from_the_helpers_are_the_same_files(tmp_path: Path) -> None:
+def test_tasks_this_process_takes_beside_a_helper_are_the_same_files(tmp_path: Path) -> None:
     case = _case(tmp_path)
     alone, shared = tmp_path / "alone", tmp_path / "shared"
     for out, helpers in ((alone, 0), (shared, 1)):
         out.mkdir()
-        rows: dict[str, int] = {}
-        headers: dict[str, list[str]] = {}
         with Store(case) as store:
-            jobs = [(e.name, e.sql, out / f"{e.name}.csv", out / f"{e.name}.jsonl")
-                    for e in export_plan(store.conn, QUERIES)]
-            # Waiting at once: the helper is still starting, so this process writes most exports.
-            build._start_exports(store, jobs, rows, headers, helpers)()
-        assert set(rows) == {name for name, *_ in jobs}
+            tasks = build._tasks(store.conn, out)
+            # Waiting at once: the helper is still starting, so this process writes most tasks.
+            done = build._start(store, tasks, helpers)()
+        assert set(done.rows) == {t.name for t in tasks if t.kind != "graphs"}
     assert len(data_files(alone)) >= 30
     assert differences(data_files(alone), data_files(shared)) == []

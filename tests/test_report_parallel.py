@@ -38,10 +38,16 @@ def test_graphs_written_by_a_helper_are_the_graphs_written_here(tmp_path: Path) 
     (tmp_path / "ev" / "box.mbox").write_bytes(hostile_mbox(9))
     scan_case(tmp_path / "ev", tmp_path / "case")
     add_findings(tmp_path / "case")
-    # The helper's own read-only connection builds the graphs' temporary tables.
-    helper = build._graphs_in_process(str(tmp_path / "case" / "case.sqlite"), str(tmp_path / "helper"))
-    with Store(tmp_path / "case") as store:
-        here = build._start_exports(store, [], {}, {}, 0, graphs=tmp_path / "here")()
-    assert [Path(p).name for p in helper] == [p.name for p in here] == [
+    # A helper's own read-only connection builds the graphs' temporary tables.
+    written = {}
+    for where in ("helper", "here"):
+        (tmp_path / where).mkdir()
+        with Store(tmp_path / "case") as store:
+            task = build._tasks(store.conn, tmp_path / where)[0]
+            conn = build._read_only(str(store.path)) if where == "helper" else store.conn
+            done = build._Done()
+            build._run(conn, task, done)
+        written[where] = [p.name for p in done.graphs]
+    assert written["helper"] == written["here"] == [
         f"{stem}.{fmt}" for stem in ("graph", "graph_brokers") for fmt in ("graphml", "gexf", "json")]
     assert differences(data_files(tmp_path / "here"), data_files(tmp_path / "helper")) == []

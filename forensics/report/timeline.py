@@ -122,16 +122,21 @@ def _event_rows(conn: sqlite3.Connection) -> Iterator[tuple[object, ...]]:
                    event.raw)
 
 
-def _spool(store: Store, spool: sqlite3.Connection) -> None:
+def _spool(conn: sqlite3.Connection, spool: sqlite3.Connection) -> None:
     spool.execute(f"CREATE TABLE e ({', '.join(c + ' ' for c in COLUMNS)})")
-    spool.executemany(f"INSERT INTO e VALUES ({', '.join('?' for _ in COLUMNS)})", _event_rows(store.conn))
+    spool.executemany(f"INSERT INTO e VALUES ({', '.join('?' for _ in COLUMNS)})", _event_rows(conn))
 
 
 def write_timeline(store: Store, path: Path) -> int:
     """Write ``timeline.csv`` sorted by time; returns the number of events."""
+    return write_timeline_from(store.conn, path)
+
+
+def write_timeline_from(conn: sqlite3.Connection, path: Path) -> int:
+    """``write_timeline`` from a connection to the case (a report helper's, read-only)."""
     spool = sqlite3.connect("")  # "" = a private temporary database on disk
     try:
-        _spool(store, spool)
+        _spool(conn, spool)
         rows = spool.execute(f"SELECT {', '.join(COLUMNS)} FROM e ORDER BY {', '.join(COLUMNS[1:])}, message")
         count = 0
         with open(path, "w", newline="", encoding="utf-8") as handle:
