@@ -53,7 +53,7 @@ def test_tasks_this_process_takes_beside_a_helper_are_the_same_files(tmp_path: P
         with Store(case) as store:
             tasks = build._tasks(store.conn, out)
             # Waiting at once: the helper is still starting, so this process writes most tasks.
-            done = build._start(store, tasks, helpers)()
+            done = build._start(store, tasks, helpers)(True)
         assert set(done.rows) == {t.name for t in tasks if t.kind != "graphs"}
     assert len(data_files(alone)) >= 30
     assert differences(data_files(alone), data_files(shared)) == []

@@ -135,3 +135,18 @@ def test_one_two_and_three_workers_write_the_same_report(
     assert results[1].rows == results[2].rows == results[3].rows
     files = {n: data_files(tmp_path / f"w{n}") for n in (1, 2, 3)}
     assert differences(files[1], files[2]) == differences(files[1], files[3]) == []
+
+
+def test_when_this_process_fails_the_helpers_start_no_more_tasks(
+        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "PARALLEL_FROM_MESSAGES", 1)
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the charts failed")
+
+    monkeypatch.setattr(build, "_write_charts", broken)
+    with pytest.raises(RuntimeError, match="the charts failed"):
+        write_report(case, tmp_path / "out", argv=["r"], workers=2)
+    # The helper had taken the first task (the graphs) or none; it finished that one and stopped.
+    graphs = sorted(f"{stem}.{fmt}" for stem in ("graph", "graph_brokers") for fmt in ("graphml", "gexf", "json"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) in ([], graphs)

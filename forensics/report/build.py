@@ -182,17 +182,19 @@ def _drain_in_process(case_file: str, tasks: list[_Task]) -> _Done:
         conn.close()
 
 
-def _start(store: Store, tasks: list[_Task], helpers: int) -> Callable[[], _Done]:
+def _start(store: Store, tasks: list[_Task], helpers: int) -> Callable[[bool], _Done]:
     """Start ``helpers`` processes on the tasks; returns the wait, which has this process take
     the tasks left (after its own work: the charts and the page) and returns what every
     process wrote. Each process, helpers and this one, takes the costliest task no process
     has claimed yet, so the files are the same whoever writes them and however many help.
+    The wait called with False (this process failed) starts no task any more and returns
+    once the helpers' current ones have ended.
 
     The helpers are started from a thread: starting the first one waits for the forkserver
     (1-2 s when ``forensics report`` runs alone), which this process spends drawing instead.
     """
     if helpers < 1:
-        return lambda: _drain(store.conn, tasks, itertools.count().__next__)
+        return lambda take: _drain(store.conn, tasks, itertools.count().__next__) if take else _Done()
     import threading
     from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -214,8 +216,12 @@ def _start(store: Store, tasks: list[_Task], helpers: int) -> Callable[[], _Done
     starter = threading.Thread(target=submit, name="report-helpers", daemon=True)
     starter.start()
 
-    def finish() -> _Done:
+    def finish(take: bool) -> _Done:
         try:
+            if not take:
+                with counter.get_lock():
+                    counter.value = len(tasks)  # every task claimed: helpers stop after their current one
+                return _Done()
             done = _drain(store.conn, tasks, _claimer(counter))
             starter.join()
             if failed:
@@ -379,19 +385,21 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
         store.conn.execute(f"PRAGMA cache_size=-{REPORT_CACHE_KIB}")
         tasks = _tasks(store.conn, out)
         finish = _start(store, tasks, report_helpers(store, workers))  # helpers take tasks from now on
-        rules = rules_version()  # once for the page and the manifest
         rows: dict[str, int] = {}  # filled once every task is done
         try:
+            rules = rules_version()  # once for the page and the manifest
             charts, rendered = _write_charts(store, out)
             trim_memory()
             # The page, while helpers may still be writing: its row counts are filled in later.
             from forensics.report.html import first_sections
 
             first = first_sections(_page_context(store, rows, rules), rendered, later=True)
-        finally:
-            # This process takes the tasks left, then waits for the helpers: the rest of the
-            # page and the dictionary need every export's row count and header.
-            done = finish()
+        except BaseException:
+            finish(False)  # no more tasks started; the helpers' current ones end before the error goes on
+            raise
+        # This process takes the tasks left, then waits for the helpers: the rest of the page
+        # and the dictionary need every export's row count and header.
+        done = finish(True)
         data, headers, files = _data_sets(tasks, done, rows)
         outputs = data + charts + [_write_page(store, out, rows, rendered, rules, first)] + done.graphs
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
