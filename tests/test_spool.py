@@ -457,3 +457,23 @@ def test_a_bomb_is_refused_as_before_and_its_partial_copy_deleted(
     assert problems_of(parts[0]) == [("read-error", f"shard={shard.shard_id}", reason)]
     assert sizes == [2 << 20]  # two 1 MiB blocks written, the third would pass the limit
     assert list(folder.iterdir()) == []  # the partial copy deleted
+
+
+# ---------------------------------------------------------------- Dask
+
+
+def test_dask_workers_read_the_copy_from_the_same_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain: dict[str, bytes]) -> None:
+    distributed = pytest.importorskip("distributed", reason="the Dask engine needs dask[distributed]")
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for name in ("Inbox.mbox.gz", "takeout.zip"):
+        KINDS[name][1](evidence / name, plain[name])
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        cli_scan(evidence, tmp_path / "dask", "--engine", "dask", "--scheduler", cluster.scheduler_address)
+    monkeypatch.setattr(spool, "THRESHOLD", 1 << 40)
+    cli_scan(evidence, tmp_path / "one-shard", "--workers", "1")
+    assert len(shard_ids(tmp_path / "dask")) == 7 + 7
+    assert not (tmp_path / "dask" / "spool").exists()
+    assert data(tmp_path / "dask") == data(tmp_path / "one-shard")
