@@ -9,7 +9,9 @@ run, and become a note on the input row instead. A reader may also plan notes
 either, and become ``PlannedInput.problems`` (with their own kind and severity) and a
 note on the input row. Optional module attributes tell batching about a format:
 ``RANGE_UNIT = "items"`` (a shard's start/end count items, not bytes) and
-``SHARDS_PER_TASK`` (items that cost seconds whatever their bytes).
+``SHARDS_PER_TASK`` (items that cost seconds whatever their bytes). A reader whose mbox
+streams are one shard (``compressed``, ``archive``) has ``spool_shard(shard, target)``: the
+pipeline spools a large one into the case folder and runs its ranges (``spool.py``).
 """
 
 from __future__ import annotations
