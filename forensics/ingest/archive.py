@@ -428,8 +428,8 @@ def spool_shard(shard: Shard, target: Path) -> spool.Spool | None:
 
 def _spool_mbox_member(member: Member, stream: IO[bytes], target: Path) -> spool.Spool | None:
     """A plain mbox member: its blocks (as ``StreamWindow`` reads them) into the copy; the cut
-    replays the member's damage where it was raised, so ``_read_mbox_member``'s messages and
-    reason are kept."""
+    replays the member's damage where it was raised: the reason is ``_read_mbox_member``'s,
+    and every message whose end was read before the damaged block is kept."""
     if member.size <= spool.THRESHOLD:
         return None  # its declared size says it is small: not even decompressed here
 

@@ -16,7 +16,7 @@ output, multi-stream xz) are one decompressed stream, as ``gunzip``/``bunzip2``/
 
 A compressed mbox is planned as one shard whatever the number of workers: gzip, bzip2 and
 xz streams can only be decompressed from their start. When its decompressed mbox is
-larger than ``spool.THRESHOLD``, the pipeline's spooling step (``spool`` here, see
+larger than ``spool.THRESHOLD``, the pipeline's spooling step (``spool_shard`` here, see
 ``ingest/spool.py``) decompresses it once into the case folder and cuts the copy into
 byte ranges like a plain mbox, with the same locators, so every worker takes a part and
 memory does not grow with the mailbox; smaller ones are read as below, in one shard.
