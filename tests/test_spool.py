@@ -297,6 +297,21 @@ def test_finished_streams_are_not_decompressed_again(evidence: Path, tmp_path: P
     assert (again.shards_run, again.shards_skipped) == (0, first.shards_run)
 
 
+def test_a_case_that_read_a_stream_whole_is_not_spooled_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A case filled by the one-shard reading (an earlier version, or the threshold then higher):
+    resuming keeps that shard done instead of decompressing the stream again."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "Inbox.mbox.bz2").write_bytes(bz2.compress(mailbox(13)))
+    case = tmp_path / "case"
+    monkeypatch.setattr(spool, "THRESHOLD", 1 << 40)
+    first = scan([evidence], ScanOptions(out=case, workers=1))
+    monkeypatch.setattr(spool, "THRESHOLD", THRESHOLD)
+    monkeypatch.setattr(spool, "write", lambda *args: pytest.fail("decompressed again"))
+    again = scan([evidence], ScanOptions(out=case, workers=1))
+    assert (first.shards_run, again.shards_run, again.shards_skipped) == (1, 0, 1)
+
+
 # ---------------------------------------------------------------- a copy that does not match
 
 
