@@ -20,7 +20,7 @@ bytes missing) becomes a last shard that carries the one-shard reading's id and 
 that reason: the problem row is the same. A damaged gzip/bzip2/xz stream keeps the same
 messages (all that decompressed). A zip or tar member damaged midway keeps every message
 whose end was read before the damaged block, where the one-shard reading lost up to all
-of them: its ``StreamWindow.find`` read a block ahead at every call (see ``Window``).
+of them: ``StreamWindow.find`` read a block ahead at every call (fixed since).
 
 Integrity. The copy is written under a temporary name and renamed when whole; its
 size and SHA-256, and a SHA-256 of every range (with the copy's first 64 KiB, from
@@ -181,31 +181,6 @@ class Replay:
         return block
 
 
-class Window(StreamWindow):
-    """A ``StreamWindow`` whose ``find`` reads the stream only as far as the match.
-
-    ``StreamWindow.find`` reads one more block at every call, matched or not, and the mbox
-    splitter calls it at least once a message: by the end the window held everything read
-    ahead, up to the whole stream, or stopped at its limit (320 MiB) with "one message that
-    large is not read". Here a block is read only when the bytes held do not hold the match,
-    so the window holds the message being cut and at most one block more."""
-
-    def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
-        start = max(start, self._base)
-        searched_from = start
-        while True:
-            limit = len(self) if end is None else min(end, len(self))  # len shrinks if the stream is short
-            stop = min(limit, self._loaded_end())
-            if stop > searched_from:
-                hit = self._data.find(sub, searched_from - self._base, stop - self._base)
-                if hit >= 0:
-                    return hit + self._base
-            if stop >= limit:
-                return -1
-            searched_from = max(start, stop - len(sub) + 1)
-            self._fill_to(min(limit, self._loaded_end() + self._chunk))
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cut:
     ranges: tuple[Range, ...]
@@ -223,7 +198,7 @@ class _Ranges:
         self.digest = hashlib.sha256(head)
         self.done: list[Range] = []
 
-    def add(self, window: Window, span: mbox.Span) -> None:
+    def add(self, window: StreamWindow, span: mbox.Span) -> None:
         self.digest.update(window[self.end : span.end])  # before the window releases the span
         self.end = span.end
         self.kept += 1
@@ -244,7 +219,7 @@ def cut(target: Path, written: Written, *, declared: int, failure: str, window_l
     size, or the bytes that decompressed); ``failure``: the source's damage, raised again
     where it was raised; ``window_limit``: the reader's bound on bytes held at once."""
     with open(target, "rb") as handle:
-        window = Window(Replay(handle, written.size, failure), declared, limit=window_limit)
+        window = StreamWindow(Replay(handle, written.size, failure), declared, limit=window_limit)
         ranges = _Ranges(b"", mbox.shard_bytes(written.size))
         stopped = ""
         try:

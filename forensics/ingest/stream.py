@@ -64,19 +64,25 @@ class StreamWindow:
         return bytes(self._data[start - self._base : max(stop, start) - self._base])
 
     def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
-        """Like ``bytes.find``, loading more of the stream only as far as needed."""
-        limit = self._size if end is None else min(end, self._size)
+        """Like ``bytes.find``, loading more of the stream only when the bytes held lack the match.
+
+        A block is read only after the bytes held were searched: reading one ahead at every
+        call (as this did until session 5) made the window grow by a block per message cut,
+        so an mbox member past the limit (320 MiB) stopped after a few hundred messages with
+        "one message that large is not read", and a smaller one was held whole."""
         start = max(start, self._base)
         searched_from = start
         while True:
-            self._fill_to(min(limit, max(self._loaded_end(), searched_from) + self._chunk))
+            limit = self._size if end is None else min(end, self._size)  # shrinks if the stream is short
             stop = min(limit, self._loaded_end())
-            hit = self._data.find(sub, searched_from - self._base, stop - self._base)
-            if hit >= 0:
-                return hit + self._base
-            if stop >= min(limit, self._size):
+            if stop > searched_from:
+                hit = self._data.find(sub, searched_from - self._base, stop - self._base)
+                if hit >= 0:
+                    return hit + self._base
+            if stop >= limit:
                 return -1
             searched_from = max(start, stop - len(sub) + 1)
+            self._fill_to(min(limit, self._loaded_end() + self._chunk))
 
     def release(self, upto: int) -> None:
         """Forget the bytes before ``upto``: the splitter will never look back there."""
