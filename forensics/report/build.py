@@ -183,9 +183,9 @@ def _drain_in_process(case_file: str, tasks: list[_Task]) -> _Done:
 
 
 def _start(store: Store, tasks: list[_Task], helpers: int) -> Callable[[bool], _Done]:
-    """Start ``helpers`` processes on the tasks; returns the wait, which has this process take
-    the tasks left (after its own work: the charts and the page) and returns what every
-    process wrote. Each process, helpers and this one, takes the costliest task no process
+    """Start ``helpers`` processes on the tasks (none: write them all here, now); returns the
+    wait, which has this process take the tasks left (after its own work: the charts and the
+    page) and returns what every process wrote. Each process, helpers and this one, takes the costliest task no process
     has claimed yet, so the files are the same whoever writes them and however many help.
     The wait called with False (this process failed) starts no task any more and returns
     once the helpers' current ones have ended.
@@ -194,7 +194,10 @@ def _start(store: Store, tasks: list[_Task], helpers: int) -> Callable[[bool], _
     (1-2 s when ``forensics report`` runs alone), which this process spends drawing instead.
     """
     if helpers < 1:
-        return lambda take: _drain(store.conn, tasks, itertools.count().__next__) if take else _Done()
+        # Alone: every task now, before the charts and the page (as one process wrote its
+        # exports and timeline before: matplotlib and the page's sections not yet in memory).
+        alone = _drain(store.conn, tasks, itertools.count().__next__)
+        return lambda take: alone
     import threading
     from concurrent.futures import Future, ProcessPoolExecutor
 
