@@ -45,6 +45,14 @@ def _tiny(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def test_an_export_named_after_an_odd_table_name_is_counted(tmp_path: Path) -> None:
+    conn = _tiny(tmp_path / "t.sqlite")
+    conn.execute('CREATE TABLE "odd""name" (a PRIMARY KEY)')
+    conn.execute('INSERT INTO "odd""name" VALUES (1), (2)')
+    assert build._export_costs(conn, [_export('odd"name', 'SELECT a FROM "odd""name" ORDER BY a')]) == {'odd"name': 2}
+    conn.close()
+
+
 def _export(name: str, sql: str) -> build._Task:
     return build._Task(kind="export", name=name, sql=sql, paths=())
 

@@ -114,14 +114,15 @@ def _export_costs(conn: sqlite3.Connection, exports: list[_Task]) -> dict[str, i
 
     Rows: those of the table the export is named after, else of the largest table its query
     names (counted, not queried: counting an export's own query costs as much as sorting it);
-    columns: its query's, compiled with ``LIMIT 0`` (not run).
+    columns: its query's, under ``LIMIT 0`` (no row is read).
     """
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     counts: dict[str, int] = {}
 
     def rows(table: str) -> int:
         if table not in counts:
-            counts[table] = conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+            quoted = table.replace('"', '""')
+            counts[table] = conn.execute(f'SELECT COUNT(*) FROM "{quoted}"').fetchone()[0]
         return counts[table]
 
     costs = {}
