@@ -161,33 +161,70 @@ def _phases(r: dict[str, Any]) -> str:
     return ", ".join(f"{name} {mb:.0f} MB" for name, mb in r["pss_by_phase"].items() if name != "start")
 
 
-def bench_file(path: Path, workers: list[int], tmp: Path) -> None:
+def bench_file(path: Path, workers: list[int], tmp: Path, rounds: int = 1) -> None:
+    """Each round runs the stdlib iteration, then a scan per worker count (in reverse order
+    every other round, so a slow spell of the machine does not always fall on the same
+    count); with several rounds, a summary of the rounds follows."""
     size_mb = path.stat().st_size / 1e6
     print(f"\n== {path} ({size_mb:.1f} MB)")
-    base = stdlib_rate(path)
-    print(f"stdlib mailbox.mbox iteration: {base['messages']} messages in {base['seconds']:.1f} s = "
-          f"{base['msg_s']:.0f} msg/s, {base['mb_s']:.2f} MB/s; CPU {base['cpu_s']:.1f} s")
-    one = None
-    for count in workers:
-        r = run_scan(path, tmp / f"case-{count}", count)
-        one = one or (r if count == 1 else None)
-        scaling = ""
-        if one and count > 1:  # on a busy machine the wall ratio says little: CPU says what idle cores would give
-            bound = one["cpu_s"] / (r["cpu_s"] / count)
-            scaling = (f", {r['msg_s'] / one['msg_s']:.2f}x 1 worker (target {TARGET_SCALING}; "
-                       f"CPU-time bound on idle cores {bound:.2f}x)")
-        print(f"scan --workers {count}: {r['messages']} messages in {r['seconds']:.1f} s = {r['msg_s']:.0f} msg/s, "
-              f"{r['mb_s']:.2f} MB/s, {r['msg_s'] / base['msg_s']:.2f}x stdlib (target {TARGET_VS_STDLIB}){scaling}")
-        print(f"    phases: hash+plan+shards {r['shards_s']:.1f} s ({r['shards']} shards), "
-              f"finalizers+verify {r['finalize_s']:.1f} s, report {r['report_s']:.1f} s; "
-              f"CPU {r['cpu_s']:.0f} s (CPU per message {r['cpu_s'] / base['cpu_s']:.1f}x stdlib's; on a busy "
-              f"machine this is the steadier figure); peak memory of the tree: PSS {r['peak_pss_mb']:.0f} MB "
-              f"(target < {TARGET_RSS_MB}), RSS sum {r['peak_tree_mb']:.0f} MB; main process: "
-              f"{r['shards_main_mb']:.0f} MB after the shards, {r['scan_main_mb']:.0f} MB after the "
-              f"finalizers; largest worker {r['scan_worker_mb']:.0f} MB")
-        print(f"    peak PSS of the tree by phase: {_phases(r)}")
-        if r["report_error"]:
-            print(f"    REPORT FAILED (its time is up to the failure): {r['report_error']}")
+    runs: dict[int, list[dict[str, Any]]] = {count: [] for count in workers}
+    bases: list[dict[str, float]] = []
+    for round_no in range(rounds):
+        if rounds > 1:
+            print(f"-- round {round_no + 1} of {rounds}, load average {os.getloadavg()[0]:.1f}")
+        base = stdlib_rate(path)
+        bases.append(base)
+        print(f"stdlib mailbox.mbox iteration: {base['messages']} messages in {base['seconds']:.1f} s = "
+              f"{base['msg_s']:.0f} msg/s, {base['mb_s']:.2f} MB/s; CPU {base['cpu_s']:.1f} s")
+        order = workers if round_no % 2 == 0 else workers[::-1]
+        for count in order:
+            runs[count].append(run_scan(path, tmp / f"case-{count}", count))
+        one = runs[1][-1] if 1 in runs else None
+        for count in workers:
+            _print_run(runs[count][-1], base, one)
+    if rounds > 1:
+        _print_rounds(runs, bases)
+
+
+def _print_run(r: dict[str, Any], base: dict[str, float], one: dict[str, Any] | None) -> None:
+    count = r["workers"]
+    scaling = ""
+    if one and count > 1:  # on a busy machine the wall ratio says little: CPU says what idle cores would give
+        bound = one["cpu_s"] / (r["cpu_s"] / count)
+        scaling = (f", {r['msg_s'] / one['msg_s']:.2f}x 1 worker (target {TARGET_SCALING}; "
+                   f"CPU-time bound on idle cores {bound:.2f}x)")
+    print(f"scan --workers {count}: {r['messages']} messages in {r['seconds']:.1f} s = {r['msg_s']:.0f} msg/s, "
+          f"{r['mb_s']:.2f} MB/s, {r['msg_s'] / base['msg_s']:.2f}x stdlib (target {TARGET_VS_STDLIB}){scaling}")
+    print(f"    phases: hash+plan+shards {r['shards_s']:.1f} s ({r['shards']} shards), "
+          f"finalizers+verify {r['finalize_s']:.1f} s, report {r['report_s']:.1f} s; "
+          f"CPU {r['cpu_s']:.0f} s (CPU per message {r['cpu_s'] / base['cpu_s']:.1f}x stdlib's; on a busy "
+          f"machine this is the steadier figure); peak memory of the tree: PSS {r['peak_pss_mb']:.0f} MB "
+          f"(target < {TARGET_RSS_MB}), RSS sum {r['peak_tree_mb']:.0f} MB; main process: "
+          f"{r['shards_main_mb']:.0f} MB after the shards, {r['scan_main_mb']:.0f} MB after the "
+          f"finalizers; largest worker {r['scan_worker_mb']:.0f} MB")
+    print(f"    peak PSS of the tree by phase: {_phases(r)}")
+    if r["report_error"]:
+        print(f"    REPORT FAILED (its time is up to the failure): {r['report_error']}")
+
+
+def _print_rounds(runs: dict[int, list[dict[str, Any]]], bases: list[dict[str, float]]) -> None:
+    """Median and best of the rounds per worker count, and the ratio to 1 worker each way:
+    the ratio of the medians, of the bests, and the worst and best ratio of one round's pair."""
+    from statistics import median
+
+    print(f"\n   summary of {len(bases)} rounds (seconds, whole scan and report):")
+    print(f"   stdlib iteration: median {median(b['seconds'] for b in bases):.2f} s, "
+          f"best {min(b['seconds'] for b in bases):.2f} s")
+    for count, rs in runs.items():
+        secs = [r["seconds"] for r in rs]
+        line = f"   --workers {count}: median {median(secs):.1f} s, best {min(secs):.1f} s, all " + \
+            ", ".join(f"{s:.1f}" for s in secs)
+        if count > 1 and 1 in runs:
+            ones = [r["seconds"] for r in runs[1]]
+            pairs = [a / b for a, b in zip(ones, secs)]
+            line += (f"; vs 1 worker: median {median(ones) / median(secs):.2f}x, best {min(ones) / min(secs):.2f}x, "
+                     f"per round {', '.join(f'{p:.2f}' for p in pairs)}x (target {TARGET_SCALING})")
+        print(line)
 
 
 def rss_series(sizes: list[str], workers: int, tmp: Path, seed: int) -> None:
@@ -255,6 +292,8 @@ def main() -> int:
     parser.add_argument("--rss-sizes", default="", help="generated sizes for the memory series, e.g. 0.25G,0.5G,1G")
     parser.add_argument("--rss-workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--breakdown", type=int, default=0, metavar="N", help="time each stage on N messages")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds per mbox (worker order reversed every other round), then median and best")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tmp", type=Path, default=Path("/tmp/forensics-bench"))
     args = parser.parse_args()
@@ -266,7 +305,7 @@ def main() -> int:
     for path in args.mboxes:
         if args.breakdown:
             breakdown(path, args.breakdown)
-        bench_file(path, workers, args.tmp)
+        bench_file(path, workers, args.tmp, args.rounds)
     if args.rss_sizes:
         rss_series(args.rss_sizes.split(","), args.rss_workers, args.tmp, args.seed)
     return 0
