@@ -97,6 +97,28 @@ def test_pool_workers_start_with_the_knowledge_base_compiled() -> None:
         assert pool.submit(is_warm).result() is True
 
 
+_CHILDREN_ON_ENTER = """
+import psutil
+from forensics.engines.local import LocalEngine
+def children():
+    return [' '.join(p.cmdline()) for p in psutil.Process().children()]
+if __name__ == '__main__':
+    with LocalEngine(1):
+        print(len(children()))
+    with LocalEngine(2):
+        print(sum('forkserver' in line for line in children()))
+"""
+
+
+def test_a_pool_engine_starts_its_forkserver_on_entering_a_lone_worker_starts_nothing() -> None:
+    """The forkserver's imports overlap the main process's hashing and planning."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _CHILDREN_ON_ENTER], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["0", "1"]
+
+
 def test_scan_reports_tasks_and_batches_small_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     evidence = make_evidence(tmp_path, mbox_bytes=100_000, eml_files=20)
     monkeypatch.setattr(pipeline, "BATCH_FILES", 8)
