@@ -17,6 +17,7 @@ from forensics.errors import EvidenceChanged, ForensicsError, ReadError, UnsafeO
 from forensics.pipeline import ScanOptions, scan
 from forensics.report.build import write_report
 from forensics.report.manifest import input_summaries
+from forensics.report.tables import ALL_FORMATS, Formats
 from forensics.store import Store
 
 EXIT_OK = 0
@@ -41,6 +42,31 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+FORMATS_HELP = ("Files per data set and graph, comma-separated: csv, jsonl (data sets; one at least), graphml, "
+                "gexf, json (graphs). report.html, timeline.csv, charts, data_dictionary.md, manifest.json: always. "
+                "An earlier report's files not written again are removed.")
+
+
+def _formats(text: str) -> Formats:
+    """The --formats choice, or a one-line usage error (before anything is read or written)."""
+    try:
+        return Formats.parse(text)
+    except ValueError as e:
+        raise _fail(f"--formats: {e}", EXIT_USAGE) from e
+
+
+def _say_replaced(removed: tuple[Path, ...], left: tuple[Path, ...], out: Path, *, quiet: bool) -> None:
+    """What became of an earlier report's files this one did not write."""
+    def files(paths: tuple[Path, ...]) -> str:
+        return f"{len(paths)} file{'' if len(paths) == 1 else 's'}"
+
+    if removed and not quiet:
+        typer.echo(f"removed {files(removed)} of an earlier report in {out} that this one does not write")
+    if left:  # even when quiet: the folder holds files its manifest does not list
+        typer.echo(f"Warning: left {files(left)} of an earlier report that changed since it sealed them; "
+                   f"manifest.json does not list them: {', '.join(p.name for p in left)}", err=True)
+
+
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
@@ -62,11 +88,13 @@ def scan_command(
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Skip shards already finished in this case (default); --no-resume reads everything again.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+    formats: Annotated[str, typer.Option("--formats", help=FORMATS_HELP)] = ALL_FORMATS,
 ) -> None:
     """Read mailboxes as evidence and write the case (SQLite, CSV, manifest) to --out."""
     argv = ["forensics", *sys.argv[1:]]
     if engine not in ENGINES or (scheduler and engine != "dask"):
         raise _fail(f"--engine is one of {', '.join(ENGINES)}; --scheduler needs --engine dask", EXIT_USAGE)
+    chosen = _formats(formats)
     options = ScanOptions(out=out, workers=workers, resume=resume, engine=engine, scheduler=scheduler,
                           settings=Settings(identities=tuple(identity or ())))
     try:
@@ -81,11 +109,12 @@ def scan_command(
         raise _fail(str(e), EXIT_UNREADABLE) from e
     except ForensicsError as e:
         raise _fail(str(e), EXIT_UNREADABLE) from e
-    write_report(out, out, argv=argv, scan_started=result.started_utc, scan_finished=result.finished_utc,
-                 workers=options.workers)
+    report = write_report(out, out, argv=argv, scan_started=result.started_utc, scan_finished=result.finished_utc,
+                          workers=options.workers, formats=chosen)
     with Store(out) as store:
         summary = _summary(store)
     _print_summary(summary, out, quiet=quiet, as_json=as_json)
+    _say_replaced(report.removed, report.left, out, quiet=quiet or as_json)
     if strict and (summary["defective"] or summary["problems"]):
         raise typer.Exit(EXIT_STRICT)
 
@@ -95,16 +124,19 @@ def report_command(
     case: Annotated[Path, typer.Argument(help="A case folder written by `forensics scan`.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the report (default: the case folder).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    formats: Annotated[str, typer.Option("--formats", help=FORMATS_HELP)] = ALL_FORMATS,
 ) -> None:
     """Write the report of a case again: CSV, JSON Lines, timeline, charts, report.html, manifest."""
     argv = ["forensics", *sys.argv[1:]]
     target = out or case
+    chosen = _formats(formats)
     try:
-        result = write_report(case, target, argv=argv)
+        result = write_report(case, target, argv=argv, formats=chosen)
     except ForensicsError as e:
         raise _fail(str(e), EXIT_UNREADABLE) from e
     if not quiet:
         typer.echo(f"{len(result.outputs)} files written to {target}; open {target / 'report.html'} first.")
+    _say_replaced(result.removed, result.left, target, quiet=quiet)
 
 
 @app.command("graph")

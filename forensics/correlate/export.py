@@ -507,18 +507,26 @@ def read_graph(path: Path) -> nx.DiGraph:
     return nx.node_link_graph(json.loads(path.read_text(encoding="utf-8")), edges="edges")
 
 
-def write_graphs(conn: sqlite3.Connection, folder: Path, options: GraphOptions = GraphOptions()) -> list[Path]:
-    """The tracking graph (``graph.*``) and the data-broker view (``graph_brokers.*``) of a case.
+def write_graphs(conn: sqlite3.Connection, folder: Path, options: GraphOptions = GraphOptions(),
+                 formats: Iterable[str] = FORMATS) -> list[Path]:
+    """The tracking graph (``graph.*``) and the data-broker view (``graph_brokers.*``) of a case,
+    each in ``formats`` (none: nothing is built).
 
     Both use the options' selection and minimum count; the broker view has no levels. The
     graphs are streamed from temporary tables: memory does not grow with the graph.
     """
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:  # said before the graphs are built, not after the first one is written
+        raise ValueError(f"unknown graph format {unknown[0]!r}; one of {', '.join(FORMATS)}")
     written: list[Path] = []
+    if not formats:
+        return written
     try:
         for stem, view in ((GRAPH_STEM, "tracking"), (BROKERS_STEM, "broker")):
             # One selection for both views: its evidence tables are prepared once.
             stream = stream_graph(conn, replace(options, view=view), prepared=view != "tracking")
-            written += write_stream(stream, folder, stem)
+            written += write_stream(stream, folder, stem, formats)
     finally:
         release(conn)
     return written

@@ -1,7 +1,8 @@
 """Stage 5: the report entry point: every file people open, then the manifest that seals them.
 
 ``write_report`` writes, into one folder: a CSV and a JSON Lines file per data set of
-the case, ``timeline.csv``, the charts (PNG and SVG), ``report.html``,
+the case and the graphs (GraphML, GEXF, JSON; ``tables.Formats`` chooses which of these
+formats), ``timeline.csv``, the charts (PNG and SVG), ``report.html``,
 ``data_dictionary.md``, and last ``manifest.json`` with the SHA-256 of all of them.
 """
 
@@ -26,8 +27,8 @@ from forensics.errors import ReadError
 from forensics.report.csvout import KEYED, QUERIES, TextChunks, csv_cells, csv_writer
 from forensics.report.dictionary import write_dictionary
 from forensics.report.jsonl import line_writer as jsonl_line_writer
-from forensics.report.manifest import rules_version, write_manifest
-from forensics.report.tables import Export, export_plan, export_sql
+from forensics.report.manifest import MANIFEST, earlier_outputs, rules_version, sha256_of, write_manifest
+from forensics.report.tables import Export, Formats, export_plan, export_sql
 from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline_from
 from forensics.store import CASE_FILE, Store, trim_memory
@@ -51,6 +52,10 @@ class ReportResult:
     folder: Path
     outputs: tuple[Path, ...]  # every file written, the manifest last
     rows: dict[str, int]  # data set name -> rows exported
+    # Files an earlier report listed in this folder's manifest and this one did not write
+    # (``_replace_earlier``): removed, or left because they changed since.
+    removed: tuple[Path, ...] = ()
+    left: tuple[Path, ...] = ()
 
 
 def _utc_now() -> str:
@@ -62,19 +67,21 @@ def _header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-_Job = tuple[str, str, Path, Path]  # export name, query, CSV path, JSON Lines path
+_Job = tuple[str, str, Path | None, Path | None]  # export name, query, CSV path, JSON Lines path (None: not written)
 _Sealed = dict[str, dict[str, Any]]  # path -> SHA-256 and size of a file, as the manifest records it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Task:
-    """A part of the report any process can write alone from the case: the graphs, the
-    timeline, or one export (``sql`` and its CSV and JSON Lines paths)."""
+    """A part of the report any process can write alone from the case: the graphs (in
+    ``formats``, into folder ``paths[0]``), the timeline, or one export (``sql`` and the paths
+    of its files: CSV, JSON Lines, or both)."""
 
     kind: str  # "graphs", "timeline" or "export"
     name: str
     paths: tuple[Path, ...]
     sql: str = ""
+    formats: tuple[str, ...] = ()  # the graphs' formats
 
 
 @dataclass(slots=True, kw_only=True)
@@ -84,15 +91,18 @@ class _Done:
     rows: dict[str, int] = field(default_factory=dict)
     sealed: _Sealed = field(default_factory=dict)
     graphs: list[Path] = field(default_factory=list)
+    headers: dict[str, list[str]] = field(default_factory=dict)  # data set -> columns, as exported
 
     def add(self, other: _Done) -> None:
         self.rows.update(other.rows)
         self.sealed.update(other.sealed)
         self.graphs += other.graphs
+        self.headers.update(other.headers)
 
 
-def _tasks(conn: sqlite3.Connection, out: Path) -> list[_Task]:
-    """Every task, the costliest first (processes take them in this order).
+def _tasks(conn: sqlite3.Connection, out: Path, formats: Formats = Formats()) -> list[_Task]:
+    """Every task, the costliest first (processes take them in this order); ``formats``:
+    each export's files, and the graphs' (no graph format: no graphs task).
 
     The graphs come first (one task, ~4 s on a 10,000-message case: the evidence tables
     they aggregate are built once for both views), then the timeline (events built in
@@ -100,11 +110,11 @@ def _tasks(conn: sqlite3.Connection, out: Path) -> list[_Task]:
     the costliest task left, the last ones taken are small and all processes finish close
     together.
     """
-    exports = [_Task(kind="export", name=e.name, sql=e.sql, paths=(out / f"{e.name}.csv", out / f"{e.name}.jsonl"))
+    exports = [_Task(kind="export", name=e.name, sql=e.sql, paths=tuple(out / f for f in formats.files(e.name)))
                for e in export_plan(conn, QUERIES)]
     costs = _export_costs(conn, exports)
-    return [_Task(kind="graphs", name="graphs", paths=(out,)),
-            _Task(kind="timeline", name="timeline", paths=(out / "timeline.csv",)),
+    graphs = [_Task(kind="graphs", name="graphs", paths=(out,), formats=formats.graphs)] if formats.graphs else []
+    return [*graphs, _Task(kind="timeline", name="timeline", paths=(out / "timeline.csv",)),
             *sorted(exports, key=lambda t: (-costs[t.name], t.name))]
 
 
@@ -135,13 +145,14 @@ def _export_costs(conn: sqlite3.Connection, exports: list[_Task]) -> dict[str, i
 
 def _run(conn: sqlite3.Connection, task: _Task, done: _Done) -> None:
     if task.kind == "graphs":
-        done.graphs += write_graphs(conn, task.paths[0])  # graph.* and graph_brokers.* (forensics.correlate)
+        # graph.* and graph_brokers.* (forensics.correlate)
+        done.graphs += write_graphs(conn, task.paths[0], formats=task.formats)
         trim_memory()
     elif task.kind == "timeline":
         done.rows["timeline"] = write_timeline_from(conn, task.paths[0])
     else:
-        csv_path, jsonl_path = task.paths
-        done.rows.update(_write_exports(conn, [(task.name, task.sql, csv_path, jsonl_path)], done.sealed))
+        csv_path, jsonl_path = (next((p for p in task.paths if p.suffix == f".{fmt}"), None) for fmt in ("csv", "jsonl"))
+        done.rows.update(_write_exports(conn, [(task.name, task.sql, csv_path, jsonl_path)], done.sealed, done.headers))
 
 
 def _drain(conn: sqlite3.Connection, tasks: list[_Task], claim: Callable[[], int]) -> _Done:
@@ -244,12 +255,17 @@ def _read_only(case_file: str) -> sqlite3.Connection:
     return sqlite3.connect(f"{Path(case_file).resolve().as_uri()}?mode=ro", uri=True)
 
 
-def _write_exports(conn: sqlite3.Connection, jobs: list[_Job], sealed: _Sealed | None = None) -> dict[str, int]:
-    """Each job's export; the SHA-256 and size of each file written go into ``sealed``."""
+def _write_exports(conn: sqlite3.Connection, jobs: list[_Job], sealed: _Sealed | None = None,
+                   headers: dict[str, list[str]] | None = None) -> dict[str, int]:
+    """Each job's export; the SHA-256 and size of each file written go into ``sealed``, its
+    columns into ``headers``."""
     counts = {}
     for name, sql, csv_path, jsonl_path in jobs:
+        columns: list[str] = []
         with export_sql(conn, Export(name=name, sql=sql), KEYED) as query:  # its keyed form, if any
-            counts[name] = _write_export(conn, query, csv_path, jsonl_path, sealed)
+            counts[name] = _write_export(conn, query, csv_path, jsonl_path, sealed, columns=columns)
+        if headers is not None:
+            headers[name] = columns
     return counts
 
 
@@ -276,33 +292,41 @@ class _SealedFile:
             sealed[str(self.path)] = {"sha256": self.digest.hexdigest(), "size": self.size}
 
 
-def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path, jsonl_path: Path,
-                  sealed: _Sealed | None = None) -> int:
-    """The CSV and the JSON Lines file of one export from one pass over the query (streamed,
-    a batch of rows at a time: one write per batch and file, not two per row); the files'
-    SHA-256 and sizes go into ``sealed``."""
+def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path | None, jsonl_path: Path | None,
+                  sealed: _Sealed | None = None, *, columns: list[str] | None = None) -> int:
+    """The CSV and the JSON Lines file of one export (a path None: that file is not written,
+    nor its text made) from one pass over the query (streamed, a batch of rows at a time:
+    one write per batch and file, not two per row); the files' SHA-256 and sizes go into
+    ``sealed``, the query's columns into ``columns``."""
     cursor = conn.execute(sql)
     header = [d[0] for d in cursor.description]
+    if columns is not None:
+        columns[:] = header
     line = jsonl_line_writer(header)
     count = 0
-    csv_file, jsonl_file = _SealedFile(csv_path), None
+    files: list[_SealedFile] = []
     try:
-        jsonl_file = _SealedFile(jsonl_path)
+        csv_file = _SealedFile(csv_path) if csv_path is not None else None
+        files += [csv_file] if csv_file is not None else []
+        jsonl_file = _SealedFile(jsonl_path) if jsonl_path is not None else None
+        files += [jsonl_file] if jsonl_file is not None else []
         sink = TextChunks()
         writer = csv_writer(sink, header)  # type: ignore[arg-type]
         while batch := cursor.fetchmany(EXPORT_BATCH):
-            writer.writerows([csv_cells(row) for row in batch])
-            csv_file.write(sink.drain())
-            jsonl_file.write("".join([line(row) for row in batch]))
+            if csv_file is not None:
+                writer.writerows([csv_cells(row) for row in batch])
+                csv_file.write(sink.drain())
+            if jsonl_file is not None:
+                jsonl_file.write("".join([line(row) for row in batch]))
             count += len(batch)
-        csv_file.write(sink.drain())  # the header of an empty export
+        if csv_file is not None:
+            csv_file.write(sink.drain())  # the header of an empty export
     except BaseException:
         sealed = None  # a file left half written is not sealed
         raise
     finally:
-        csv_file.close(sealed)
-        if jsonl_file is not None:
-            jsonl_file.close(sealed)
+        for file in files:
+            file.close(sealed)
     return count
 
 
@@ -325,21 +349,22 @@ def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[Drawn]]:
     return outputs, drawn
 
 
-def _page_context(store: Store, counts: dict[str, int], rules: str | None = None) -> Context:
+def _page_context(store: Store, counts: dict[str, int], rules: str | None = None,
+                  formats: Formats = Formats()) -> Context:
     from forensics.report.html import Context
 
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
     return Context(conn=store.conn, plan=plan, tool_version=__version__,
-                   rules_version=rules_version() if rules is None else rules, counts=counts)
+                   rules_version=rules_version() if rules is None else rules, counts=counts, formats=formats)
 
 
 def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[Drawn],
-                rules: str | None = None, first: FirstSections | None = None) -> Path:
+                rules: str | None = None, first: FirstSections | None = None, formats: Formats = Formats()) -> Path:
     """``report.html``; ``first``: its sections already made (``html.first_sections``) with these ``counts``."""
     from forensics.report.html import render_report
 
     page = out / "report.html"
-    page.write_text(render_report(_page_context(store, counts, rules), rendered, first),
+    page.write_text(render_report(_page_context(store, counts, rules, formats), rendered, first),
                     encoding="utf-8", newline="\n")
     return page
 
@@ -355,8 +380,31 @@ def _data_sets(tasks: list[_Task], done: _Done, rows: dict[str, int]) -> tuple[
         rows[task.name] = done.rows[task.name]
         data += task.paths
         files[task.name] = [p.name for p in task.paths]
-        headers[task.name] = list(TIMELINE_COLUMNS) if task.kind == "timeline" else _header(task.paths[0])
+        headers[task.name] = list(TIMELINE_COLUMNS) if task.kind == "timeline" else done.headers[task.name]
     return data, headers, files
+
+
+def _replace_earlier(out: Path, earlier: dict[str, dict[str, Any]], written: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Remove the files an earlier report listed in this folder's manifest (``earlier``) that
+    this one did not write (it chose fewer formats, or a data set is gone): the manifest is
+    the folder's seal, and a file beside it that it does not list would pass for part of
+    this report. Only files still exactly as that report sealed them (size and SHA-256)
+    are removed: the tool removes its own files and nothing else (never the case, never a
+    file it did not list). Returns those removed and those left (changed since).
+    """
+    names = {p.name for p in written} | {CASE_FILE, MANIFEST}
+    removed: list[Path] = []
+    left: list[Path] = []
+    for name, record in sorted(earlier.items()):
+        path = out / name
+        if name in names or Path(name).name != name or path.is_symlink() or not path.is_file():
+            continue
+        if record.get("size") == path.stat().st_size and record.get("sha256") == sha256_of(path):
+            path.unlink()
+            removed.append(path)
+        else:
+            left.append(path)
+    return removed, left
 
 
 def report_helpers(store: Store, workers: int | None) -> int:
@@ -370,11 +418,13 @@ def report_helpers(store: Store, workers: int | None) -> int:
 
 
 def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = "",
-                 scan_finished: str = "", workers: int | None = None) -> ReportResult:
+                 scan_finished: str = "", workers: int | None = None, formats: Formats = Formats()) -> ReportResult:
     """Write the whole report of the case in folder ``case`` into folder ``out``.
 
     ``workers``: processes to use for a large case (default: every core); the files are
-    the same whatever the number.
+    the same whatever the number. ``formats``: the data sets' and graphs' files (default:
+    every format). The files an earlier report sealed in ``out`` and this one does not
+    write are removed (``_replace_earlier``).
 
     Raises:
         ReadError: ``case`` holds no case store.
@@ -383,11 +433,12 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
         raise ReadError(f"no case found in {case} (expected {CASE_FILE}; run `forensics scan` first)")
     started = _utc_now()
     out.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_outputs(out)  # read before this report replaces the manifest
     with Store(case) as store:
         # The report reads each table once or twice, in key order: a small page cache does
         # (the scan's is sized for keyed inserts into large tables).
         store.conn.execute(f"PRAGMA cache_size=-{REPORT_CACHE_KIB}")
-        tasks = _tasks(store.conn, out)
+        tasks = _tasks(store.conn, out, formats)
         finish = _start(store, tasks, report_helpers(store, workers))  # helpers take tasks from now on
         rows: dict[str, int] = {}  # filled once every task is done
         try:
@@ -397,7 +448,7 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
             # The page, while helpers may still be writing: its row counts are filled in later.
             from forensics.report.html import first_sections
 
-            first = first_sections(_page_context(store, rows, rules), rendered, later=True)
+            first = first_sections(_page_context(store, rows, rules, formats), rendered, later=True)
         except BaseException:
             finish(False)  # no more tasks started; the helpers' current ones end before the error goes on
             raise
@@ -405,16 +456,18 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
         # and the dictionary need every export's row count and header.
         done = finish(True)
         data, headers, files = _data_sets(tasks, done, rows)
-        outputs = data + charts + [_write_page(store, out, rows, rendered, rules, first)] + done.graphs
+        outputs = data + charts + [_write_page(store, out, rows, rendered, rules, first, formats)] + done.graphs
         outputs.append(write_dictionary(headers, files, out / "data_dictionary.md"))
         finished_scan = scan_finished or _meta(store, "last_scan_finished_utc")
     # The store is closed (WAL checkpointed) before its file is hashed.
     outputs_sealed = outputs + ([case / CASE_FILE] if case.resolve() == out.resolve() else [])
+    removed, left = _replace_earlier(out, earlier, outputs_sealed)
     with Store(case) as store:
         manifest = write_manifest(store, out, argv=argv, started=scan_started, finished=finished_scan,
                                   outputs=outputs_sealed, report_started=started, report_finished=_utc_now(),
                                   rules=rules, sealed=done.sealed)
-    return ReportResult(folder=out, outputs=tuple(outputs + [manifest]), rows=rows)
+    return ReportResult(folder=out, outputs=tuple(outputs + [manifest]), rows=rows,
+                        removed=tuple(removed), left=tuple(left))
 
 
 def _meta(store: Store, key: str) -> str:

@@ -143,7 +143,16 @@ the same evidence gives byte-identical files.
 """
 
 
+# Said only when JSON Lines files were written (``tables.Formats``).
+JSONL_NOTE = "JSON Lines files hold the same rows, one JSON\nobject per line, values exactly as stored (no prefix). "
+
 UNDOCUMENTED = "(not documented yet)"
+
+
+def notes(files: dict[str, list[str]]) -> str:
+    """``NOTES`` for the files written (``timeline.csv`` is always CSV)."""
+    jsonl = any(f.endswith(".jsonl") for names in files.values() for f in names)
+    return NOTES if jsonl else NOTES.replace(JSONL_NOTE, "")
 
 
 def describe(name: str, column: str) -> str:
@@ -153,7 +162,7 @@ def describe(name: str, column: str) -> str:
 def render_dictionary(headers: dict[str, list[str]], files: dict[str, list[str]]) -> str:
     """Markdown for the given data sets (name -> columns as written; name -> file names)."""
     docs = documentation()
-    lines = ["# Data dictionary", "", NOTES]
+    lines = ["# Data dictionary", "", notes(files)]
     for name in sorted(headers):
         about = docs.get(name, {}).get("", "data set written by a later stage")
         names = ", ".join(f"`{f}`" for f in files.get(name, []))

@@ -30,12 +30,12 @@ from forensics.correlate.sources import RECIPIENT_ROLE
 from forensics.report import facts
 from forensics.report.csvout import KEYED
 from forensics.report.facts import Summary
-from forensics.report.tables import Export, export_sql, has_table
+from forensics.report.tables import Export, Formats, export_sql, has_table
 
 if TYPE_CHECKING:  # the charts module imports matplotlib; the page only reads what it drew
     from forensics.report.charts import Drawn
 
-ROW_LIMIT = 1000  # rows per table in the HTML; the CSV files hold everything
+ROW_LIMIT = 1000  # rows per table in the HTML; the data set files hold everything
 LIST_SHOWN = 12  # names listed in a sentence of the summary
 BROKERS_SHOWN = 20  # rows of the data-broker table in the summary (most senders first)
 SHORT_CELL = 14  # a one-word value up to this long is never broken across lines ("third-party")
@@ -75,6 +75,17 @@ class Context:
     tool_version: str
     rules_version: str
     counts: dict[str, int]  # rows per export, as written to the CSV files
+    formats: Formats = Formats()  # the files written: the page names only those
+
+    def file(self, name: str) -> str:
+        """The file the page names for a data set (its CSV, else its JSON Lines)."""
+        return self.formats.file(name)
+
+    def graph_files(self, stem: str, *, drawing: bool = False) -> str:
+        """The graph files written for ``stem``, as the page names them (``""``: none);
+        ``drawing``: those a drawing program opens (GraphML, GEXF), when any is written."""
+        formats = [f for f in self.formats.graphs if f != "json"] if drawing else []
+        return f"{stem}." + " / .".join(formats or self.formats.graphs) if self.formats.graphs else ""
 
 
 # ----------------------------------------------------------------------- tables
@@ -205,10 +216,10 @@ def receivers_block(ctx: Context) -> str:
     body = ([r.identity, r.receiver, r.party, r.encodings, r.via, r.senders, r.messages, r.hosts] for r in rows)
     return (f'<p>{esc(lead)}</p><p class="note">Each identity (address of the mailbox owner) with every party its '
             "value was sent to: the tracking provider when a rule names it, else the receiving host; "
-            "encodings as in leaks.csv (<code>md5</code>: the MD5 of the address; <code>url</code>: URL-encoded). "
-            "A beacon sends it when the message is opened, a link when it is clicked.</p>"
+            f"encodings as in {esc(ctx.file('leaks'))} (<code>md5</code>: the MD5 of the address; <code>url</code>: "
+            "URL-encoded). A beacon sends it when the message is opened, a link when it is clicked.</p>"
             + table("t-receivers", header, body, total=facts.receiver_total(ctx.conn),
-                    source="leaks.csv"))
+                    source=ctx.file("leaks")))
 
 
 def first_items(joined: str, total: int, shown: int = 3) -> str:
@@ -222,20 +233,21 @@ def brokers_block(ctx: Context) -> str:
     rows = facts.brokers(ctx.conn, limit=BROKERS_SHOWN)
     if rows is None:
         return f'<p class="note">No data: {esc(NODATA.format("metrics_brokers"))}.</p>'
+    where = ", ".join([ctx.file("metrics_brokers")] + (["graph_brokers.*"] if ctx.formats.graphs else []))
     if not rows:
         return ('<p class="note">None in this case: no third party received an identifier of the same '
-                "recipient (address leak or recipient-identifier token) from two senders or more "
-                "(metrics_brokers.csv, graph_brokers.*).</p>")
+                f"recipient (address leak or recipient-identifier token) from two senders or more ({esc(where)}).</p>")
     header = ["third party", "recipient", "senders", "messages", "leaks", "tokens", "shared values",
               "senders (first 3)", "first seen (UTC)", "last seen (UTC)"]
     body = ([r.receiver, r.recipient, r.senders, r.messages, r.leaks, r.tokens, r.shared_values,
              first_items(r.sender_list, r.senders), r.first_seen[:10], r.last_seen[:10]] for r in rows)
+    drawing = ctx.graph_files("graph_brokers", drawing=True)
     return ('<p class="note">Third parties that received an identifier of the same recipient (an address leak or '
             "a recipient-identifier token) from two senders or more, and so can link that person across them; "
             "<em>shared values</em> counts identifiers received identically from several senders (a direct "
-            "join key). Drawing: graph_brokers.graphml / .gexf.</p>"
+            "join key)." + (f" Drawing: {esc(drawing)}." if drawing else "") + "</p>"
             + table("t-brokers", header, body, total=_count(ctx.conn, "SELECT 1 FROM metrics_brokers"),
-                    source="metrics_brokers.csv"))
+                    source=ctx.file("metrics_brokers")))
 
 
 def summary_section(ctx: Context, s: Summary) -> str:
@@ -265,10 +277,10 @@ def senders_section(ctx: Context) -> str:
     body = ([r.sender, r.messages, "no data" if r.tracked is None else r.tracked, _share(r.share) or "no data",
              r.beacons, r.links, r.leaks, r.providers] for r in rows)
     return ('<section id="senders"><h2>Senders</h2><p class="note">Senders by number of messages (first From '
-            "address, lower-cased), the busiest 50; messages and tracked messages as in metrics_prevalence.csv "
+            f"address, lower-cased), the busiest 50; messages and tracked messages as in {esc(ctx.file('metrics_prevalence'))} "
             "(scope <code>sender</code>), which lists every sender.</p>"
             + table("t-senders", header, body, total=facts.sender_total(ctx.conn),
-                    source="metrics_prevalence.csv, messages.csv")
+                    source=f"{ctx.file('metrics_prevalence')}, {ctx.file('messages')}")
             + "</section>")
 
 
@@ -279,13 +291,13 @@ def providers_section(ctx: Context) -> str:
     else:
         header = ["provider", "findings", "beacons", "links", "messages", "share of messages", "senders",
                   "hosts", "rules"]
-        inner = ('<p class="note">Tracking providers by number of messages, as in metrics_providers.csv; '
+        inner = (f'<p class="note">Tracking providers by number of messages, as in {esc(ctx.file("metrics_providers"))}; '
                  f"{esc(UNATTRIBUTED)}: beacons and links no provider rule names.</p>"
                  + table("t-providers", header, ([r.provider, r.findings, r.beacons, r.links, r.messages,
                                                    _share(r.share_of_messages), r.senders, r.hosts, r.rules]
                                                   for r in rows),
                          total=_count(ctx.conn, "SELECT 1 FROM metrics_providers"),
-                         source="metrics_providers.csv, beacons.csv, links.csv"))
+                         source=", ".join(ctx.file(n) for n in ("metrics_providers", "beacons", "links"))))
     return f'<section id="providers"><h2>Providers</h2>{inner}</section>'
 
 
@@ -299,12 +311,13 @@ def tokens_section(ctx: Context) -> str:
     header = ["token", "senders", "messages", "providers", "hosts", "evidence"]
     inner = table("t-tokens", header, ([r.value, r.senders, r.messages, r.providers, r.hosts, r.evidence]
                                        for r in rows), total=_count(ctx.conn, f"SELECT 1 FROM tokens WHERE role = '{RECIPIENT_ROLE}'"),
-                  source="tokens.csv")
+                  source=ctx.file("tokens"))
     return ('<section id="tokens"><h2>Tokens</h2><p>Identifier-like values in URLs, by role across the case: '
             f"{esc(counts)}.</p><h3>Values identifying the recipient</h3><p class=\"note\">A "
             "<em>recipient-identifier</em> is the same in every message a sender sent one recipient, or differs "
             "between copies of one newsletter sent to different recipients; the most widely sent first (at "
-            "most 50). Every token, with its role and evidence: tokens.csv; every occurrence: url_tokens.csv.</p>"
+            f"most 50). Every token, with its role and evidence: {esc(ctx.file('tokens'))}; every occurrence: "
+            f"{esc(ctx.file('url_tokens'))}.</p>"
             f"{inner}</section>")
 
 
@@ -356,9 +369,9 @@ def evidence_later(ctx: Context, referenced: set[str]) -> Later:
         parts.append(f'<h3 id="{esc(anchor("tbl", name))}">{esc(name)}</h3>')
         table_id = f"t-{anchor('e', name)}"
         slot = _SLOT.format(table_id)
-        notes[slot] = partial(_rows_note, len(rows), source=f"{name}.csv")
+        notes[slot] = partial(_rows_note, len(rows), source=ctx.file(name))
         exports[slot] = name
-        parts.append(table(table_id, header, rows, total=None, source=f"{name}.csv", messages=messages))
+        parts.append(table(table_id, header, rows, total=None, source=ctx.file(name), messages=messages))
     return Later(html="".join(parts) + "</section>", notes=notes, exports=exports)
 
 
@@ -385,9 +398,9 @@ def messages_section(ctx: Context, referenced: set[str]) -> str:
     return fill(ctx, messages_later(ctx, referenced))
 
 
-def _messages_note(shown: int, total: int) -> str:
+def _messages_note(shown: int, total: int, source: str = "messages.csv") -> str:
     return (f"{shown} of {total} messages (those behind the findings shown, then the first in file order); "
-            "full data: messages.csv")
+            f"full data: {source}")
 
 
 def messages_later(ctx: Context, referenced: set[str]) -> Later:
@@ -412,14 +425,14 @@ def messages_later(ctx: Context, referenced: set[str]) -> Later:
         f'aria-label="Filter messages" data-filter="t-messages"><span class="count" id="t-messages-count">'
         f'{slot}</span></p><div class="tablebox"><table class="data" id="t-messages"><thead><tr>{heads}'
         f"</tr></thead><tbody>{body}</tbody></table></div></section>"),
-        notes={slot: partial(_messages_note, len(rows))}, exports={slot: "messages"})
+        notes={slot: partial(_messages_note, len(rows), source=ctx.file("messages"))}, exports={slot: "messages"})
 
 
 def custody_section(ctx: Context) -> str:
     rows = list(ctx.conn.execute(
         "SELECT path, format, status, size, sha256 FROM inputs ORDER BY path")) if has_table(ctx.conn, "inputs") else []
     inner = table("t-inputs", ["path", "format", "status", "size", "sha256"], rows,
-                  total=len(rows), source="inputs.csv")
+                  total=len(rows), source=ctx.file("inputs"))
     return (f'<section id="custody"><h2>Chain of custody</h2><p class="note">forensics {esc(ctx.tool_version)}, '
             f"rule set {esc(ctx.rules_version)}. Inputs were opened read-only and hashed before and after the "
             "run; manifest.json lists the run times, versions and the SHA-256 of every output file.</p>"

@@ -69,6 +69,19 @@ def output_records(outputs: list[Path], known: Mapping[str, dict[str, Any]] | No
     return {p.name: known.get(str(p)) or {"sha256": sha256_of(p), "size": p.stat().st_size} for p in sorted(outputs)}
 
 
+def earlier_outputs(out: Path) -> dict[str, dict[str, Any]]:
+    """The outputs (file name -> SHA-256 and size) the manifest already in ``out`` lists;
+    none when there is none, or it cannot be read as a manifest (nothing is then known to
+    be the tool's)."""
+    try:
+        outputs = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("outputs")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(outputs, dict):
+        return {}
+    return {str(k): v for k, v in outputs.items() if isinstance(v, dict)}
+
+
 def write_manifest(
     store: Store, out: Path, *, argv: list[str], started: str, finished: str, outputs: list[Path],
     report_started: str = "", report_finished: str = "", rules: str | None = None,

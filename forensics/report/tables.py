@@ -1,4 +1,4 @@
-"""Stage 5: which tables of the case are exported, and in what stable order.
+"""Stage 5: which tables of the case are exported, in what stable order, and in which formats.
 
 Other stages land their tables over time (beacons, links, tokens, leaks, metrics...).
 The report exports whatever the case holds: a named query from ``csvout.QUERIES`` when
@@ -15,6 +15,70 @@ from dataclasses import dataclass
 
 # Bookkeeping, not evidence: resumable-shard marks and the schema version.
 INTERNAL_TABLES = frozenset({"meta", "shards"})
+
+TABLE_FORMATS = ("csv", "jsonl")  # a data set's files, NAME.csv and NAME.jsonl, in this order
+GRAPH_FORMATS = ("graphml", "gexf", "json")  # each graph's files (``correlate.export.FORMATS``)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Formats:
+    """Which files the report writes for each data set (``tables``) and each graph (``graphs``);
+    by default every format. Whatever the choice it also writes ``timeline.csv``, the charts,
+    ``report.html``, ``data_dictionary.md`` and ``manifest.json`` (and the case keeps
+    ``case.sqlite``).
+
+    The formats are kept in the order above, whatever order they were given in: the same
+    choice lists the same files in the same order.
+
+    Raises:
+        ValueError: a format that is not one of the above, or no table format. A report
+            without any data set file is refused, although case.sqlite holds the data: the
+            page shows the first rows of each table and sends the reader to its file for
+            the rest, the data dictionary documents those files, and some data sets
+            (``beacons``, ``messages`` at their first location...) are queries that exist
+            only as exports, not as tables of the case. They are also the copy of the
+            evidence anyone can open without SQLite. The smallest report is one format
+            (``csv``); an empty choice is more likely a slip than a wish.
+    """
+
+    tables: tuple[str, ...] = TABLE_FORMATS
+    graphs: tuple[str, ...] = GRAPH_FORMATS
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in (*self.tables, *self.graphs) if f not in TABLE_FORMATS + GRAPH_FORMATS]
+        if unknown:
+            raise ValueError(f"unknown format {unknown[0]!r}; {KNOWN_FORMATS}")
+        misplaced = [f for f in self.tables if f not in TABLE_FORMATS] + [f for f in self.graphs if f not in GRAPH_FORMATS]
+        if misplaced:
+            raise ValueError(f"{misplaced[0]!r} is not a {'graph' if misplaced[0] in TABLE_FORMATS else 'data set'} format")
+        if not self.tables:
+            raise ValueError(f"choose at least one data set format ({', '.join(TABLE_FORMATS)}); {KNOWN_FORMATS}")
+        # frozen: the canonical order set once, here
+        object.__setattr__(self, "tables", tuple(f for f in TABLE_FORMATS if f in self.tables))
+        object.__setattr__(self, "graphs", tuple(f for f in GRAPH_FORMATS if f in self.graphs))
+
+    @classmethod
+    def parse(cls, text: str) -> Formats:
+        """From a comma-separated list (``"csv,gexf"``; case and spaces do not matter)."""
+        names = [n.strip().lower() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in TABLE_FORMATS + GRAPH_FORMATS]
+        if unknown:
+            raise ValueError(f"unknown format {unknown[0]!r}; {KNOWN_FORMATS}")
+        return cls(tables=tuple(n for n in names if n in TABLE_FORMATS),
+                   graphs=tuple(n for n in names if n in GRAPH_FORMATS))
+
+    def files(self, name: str) -> tuple[str, ...]:
+        """A data set's file names."""
+        return tuple(f"{name}.{fmt}" for fmt in self.tables)
+
+    def file(self, name: str) -> str:
+        """The file the page and notes name for a data set: its CSV, else its JSON Lines."""
+        return f"{name}.{self.tables[0]}"
+
+
+KNOWN_FORMATS = (f"the formats are {', '.join(TABLE_FORMATS)} (each data set) and "
+                 f"{', '.join(GRAPH_FORMATS)} (the graphs)")
+ALL_FORMATS = ",".join(TABLE_FORMATS + GRAPH_FORMATS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
