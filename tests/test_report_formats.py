@@ -50,12 +50,14 @@ def test_a_choice_ignores_case_spaces_repeats_and_empty_items() -> None:
     assert Formats().file("leaks") == "leaks.csv" and Formats.parse("jsonl").file("leaks") == "leaks.jsonl"
 
 
+NO_DATA_SET_FORMAT = ("choose at least one data set format (csv, jsonl); the formats are csv, jsonl (each data set) "
+                      "and graphml, gexf, json (the graphs)")
+
+
 @pytest.mark.parametrize(("text", "error"), [
     ("csv,xml", "unknown format 'xml'; the formats are csv, jsonl (each data set) and graphml, gexf, json (the graphs)"),
-    ("", "choose at least one data set format (csv, jsonl); the formats are csv, jsonl (each data set) and "
-         "graphml, gexf, json (the graphs)"),
-    ("gexf,graphml", "choose at least one data set format (csv, jsonl); the formats are csv, jsonl (each data set) "
-                     "and graphml, gexf, json (the graphs)"),
+    ("", NO_DATA_SET_FORMAT),
+    ("gexf,graphml", NO_DATA_SET_FORMAT),
 ])
 def test_an_unknown_format_or_no_data_set_format_is_refused(text: str, error: str) -> None:
     with pytest.raises(ValueError) as raised:

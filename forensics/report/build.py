@@ -27,8 +27,14 @@ from forensics.errors import ReadError
 from forensics.report.csvout import KEYED, QUERIES, TextChunks, csv_cells, csv_writer
 from forensics.report.dictionary import write_dictionary
 from forensics.report.jsonl import line_writer as jsonl_line_writer
-from forensics.report.manifest import MANIFEST, earlier_outputs, rules_version, sha256_of, write_manifest
-from forensics.report.tables import Export, Formats, export_plan, export_sql
+from forensics.report.manifest import (
+    MANIFEST,
+    earlier_outputs,
+    rules_version,
+    sha256_of,
+    write_manifest,
+)
+from forensics.report.tables import EVERY_FORMAT, Export, Formats, export_plan, export_sql
 from forensics.report.timeline import COLUMNS as TIMELINE_COLUMNS
 from forensics.report.timeline import write_timeline_from
 from forensics.store import CASE_FILE, Store, trim_memory
@@ -100,7 +106,7 @@ class _Done:
         self.headers.update(other.headers)
 
 
-def _tasks(conn: sqlite3.Connection, out: Path, formats: Formats = Formats()) -> list[_Task]:
+def _tasks(conn: sqlite3.Connection, out: Path, formats: Formats = EVERY_FORMAT) -> list[_Task]:
     """Every task, the costliest first (processes take them in this order); ``formats``:
     each export's files, and the graphs' (no graph format: no graphs task).
 
@@ -350,7 +356,7 @@ def _write_charts(store: Store, out: Path) -> tuple[list[Path], list[Drawn]]:
 
 
 def _page_context(store: Store, counts: dict[str, int], rules: str | None = None,
-                  formats: Formats = Formats()) -> Context:
+                  formats: Formats = EVERY_FORMAT) -> Context:
     from forensics.report.html import Context
 
     plan = {e.name: e for e in export_plan(store.conn, QUERIES)}
@@ -359,7 +365,7 @@ def _page_context(store: Store, counts: dict[str, int], rules: str | None = None
 
 
 def _write_page(store: Store, out: Path, counts: dict[str, int], rendered: list[Drawn],
-                rules: str | None = None, first: FirstSections | None = None, formats: Formats = Formats()) -> Path:
+                rules: str | None = None, first: FirstSections | None = None, formats: Formats = EVERY_FORMAT) -> Path:
     """``report.html``; ``first``: its sections already made (``html.first_sections``) with these ``counts``."""
     from forensics.report.html import render_report
 
@@ -418,7 +424,7 @@ def report_helpers(store: Store, workers: int | None) -> int:
 
 
 def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = "",
-                 scan_finished: str = "", workers: int | None = None, formats: Formats = Formats()) -> ReportResult:
+                 scan_finished: str = "", workers: int | None = None, formats: Formats = EVERY_FORMAT) -> ReportResult:
     """Write the whole report of the case in folder ``case`` into folder ``out``.
 
     ``workers``: processes to use for a large case (default: every core); the files are

@@ -30,7 +30,7 @@ from forensics.correlate.sources import RECIPIENT_ROLE
 from forensics.report import facts
 from forensics.report.csvout import KEYED
 from forensics.report.facts import Summary
-from forensics.report.tables import Export, Formats, export_sql, has_table
+from forensics.report.tables import EVERY_FORMAT, Export, Formats, export_sql, has_table
 
 if TYPE_CHECKING:  # the charts module imports matplotlib; the page only reads what it drew
     from forensics.report.charts import Drawn
@@ -75,7 +75,7 @@ class Context:
     tool_version: str
     rules_version: str
     counts: dict[str, int]  # rows per export, as written to the CSV files
-    formats: Formats = Formats()  # the files written: the page names only those
+    formats: Formats = EVERY_FORMAT  # the files written: the page names only those
 
     def file(self, name: str) -> str:
         """The file the page names for a data set (its CSV, else its JSON Lines)."""

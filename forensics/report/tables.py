@@ -79,6 +79,7 @@ class Formats:
 KNOWN_FORMATS = (f"the formats are {', '.join(TABLE_FORMATS)} (each data set) and "
                  f"{', '.join(GRAPH_FORMATS)} (the graphs)")
 ALL_FORMATS = ",".join(TABLE_FORMATS + GRAPH_FORMATS)
+EVERY_FORMAT = Formats()  # the default: what the report always wrote
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
