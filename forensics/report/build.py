@@ -157,8 +157,13 @@ def _run(conn: sqlite3.Connection, task: _Task, done: _Done) -> None:
     elif task.kind == "timeline":
         done.rows["timeline"] = write_timeline_from(conn, task.paths[0])
     else:
-        csv_path, jsonl_path = (next((p for p in task.paths if p.suffix == f".{fmt}"), None) for fmt in ("csv", "jsonl"))
-        done.rows.update(_write_exports(conn, [(task.name, task.sql, csv_path, jsonl_path)], done.sealed, done.headers))
+        job = (task.name, task.sql, _path_in(task.paths, "csv"), _path_in(task.paths, "jsonl"))
+        done.rows.update(_write_exports(conn, [job], done.sealed, done.headers))
+
+
+def _path_in(paths: tuple[Path, ...], fmt: str) -> Path | None:
+    """An export's file in format ``fmt``, when that format is written."""
+    return next((p for p in paths if p.suffix == f".{fmt}"), None)
 
 
 def _drain(conn: sqlite3.Connection, tasks: list[_Task], claim: Callable[[], int]) -> _Done:
@@ -310,12 +315,12 @@ def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path | None, jso
         columns[:] = header
     line = jsonl_line_writer(header)
     count = 0
-    files: list[_SealedFile] = []
+    files: dict[str, _SealedFile] = {}
     try:
-        csv_file = _SealedFile(csv_path) if csv_path is not None else None
-        files += [csv_file] if csv_file is not None else []
-        jsonl_file = _SealedFile(jsonl_path) if jsonl_path is not None else None
-        files += [jsonl_file] if jsonl_file is not None else []
+        for fmt, path in (("csv", csv_path), ("jsonl", jsonl_path)):
+            if path is not None:
+                files[fmt] = _SealedFile(path)
+        csv_file, jsonl_file = files.get("csv"), files.get("jsonl")
         sink = TextChunks()
         writer = csv_writer(sink, header)  # type: ignore[arg-type]
         while batch := cursor.fetchmany(EXPORT_BATCH):
@@ -331,7 +336,7 @@ def _write_export(conn: sqlite3.Connection, sql: str, csv_path: Path | None, jso
         sealed = None  # a file left half written is not sealed
         raise
     finally:
-        for file in files:
+        for file in files.values():
             file.close(sealed)
     return count
 
