@@ -9,7 +9,9 @@ slow moment hits both alike):
 - storing: the recorded rows committed into a fresh case as the scan commits them
   (including, in this tree, building the deferred indexes); CPU seconds of the storing;
 - finalizers: ``run_finalizers`` on a copy of the recorded case; CPU seconds (all threads),
-  wall-clock seconds and the peak RSS of that process.
+  wall-clock seconds and the peak RSS of that process; with lanes (``stages.FINALIZER_LANES``),
+  each finalizer's own CPU (its thread's) and, for one that waits for the other lanes
+  (``store.await_finalizers``), its CPU after the wait: the part that runs alone.
 
 It prints the median of each and the ratio old / new, and whether the finalized cases of
 the two trees hold the same rows (every table, ordered by all columns).
@@ -90,14 +92,35 @@ with Store(out) as store, open(rows, "rb") as f:
     spent += time.process_time() - start
 print(json.dumps({"cpu": spent, "module": forensics.stages.__file__}))
 """
-# Child: the finalizers on a copy of the recorded case, as pipeline.scan runs them.
+# Child: the finalizers on a copy of the recorded case, as pipeline.scan runs them; each
+# finalizer's own CPU (its thread's) too, where the tree has lanes (stages.FINALIZER_LANES).
 FINALIZE = r"""
 import json, resource, shutil, sys, time
 from pathlib import Path
+import forensics.stages as stages
 from forensics.analyse import Settings
 from forensics.pipeline import run_finalizers
 from forensics.store import Store
 before, out = Path(sys.argv[1]), Path(sys.argv[2])
+each = {}
+def timed(finalizer):
+    def run(store, settings):
+        wait, waited = store.await_finalizers, []
+        def timed_wait():  # what a finalizer does once the other lanes are done is serial
+            wait()
+            waited.append(time.thread_time())
+        store.await_finalizers = timed_wait
+        start = time.thread_time()
+        try:
+            finalizer(store, settings)
+        finally:
+            each[finalizer.__name__] = time.thread_time() - start
+            if waited:
+                each[finalizer.__name__ + ", after its wait"] = time.thread_time() - waited[0]
+    return run
+lanes = getattr(stages, "FINALIZER_LANES", None)
+if lanes:
+    lanes[:] = [[timed(f) for f in lane] for lane in lanes]
 shutil.rmtree(out, ignore_errors=True)
 out.mkdir(parents=True)
 shutil.copy(before, out / "case.sqlite")
@@ -106,7 +129,8 @@ with Store(out) as store:
     with store.statistics():
         run_finalizers(store, Settings())
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-print(json.dumps({"cpu": cpu, "wall": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"cpu": cpu, "wall": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  **{f"cpu {name}": spent for name, spent in each.items()}}))
 """
 
 
@@ -157,7 +181,7 @@ def alternate(code: str, trees: dict[str, Path], rounds: int, args: dict[str, tu
 def report(label: str, runs: Runs, key: str, unit: str = "s") -> None:
     old, new = (statistics.median(r[key] for r in runs[n]) for n in ("old", "new"))
     every = "  ".join(f"{n}: " + ", ".join(f"{r[key]:.2f}" for r in runs[n]) for n in ("old", "new"))
-    print(f"  {label:<20} old {old:7.2f} {unit:<2} new {new:7.2f} {unit:<2} old/new {old / max(new, 1e-9):5.2f}x"
+    print(f"  {label:<34} old {old:7.2f} {unit:<2} new {new:7.2f} {unit:<2} old/new {old / max(new, 1e-9):5.2f}x"
           f"   ({every})")
 
 
@@ -174,6 +198,8 @@ def bench_input(mbox: Path, trees: dict[str, Path], tmp: Path, rounds: int, work
     report("storing CPU", stored, "cpu")
     finalized = alternate(FINALIZE, trees, rounds, {n: (before, work / f"final-{n}") for n in trees})
     report("finalizers CPU", finalized, "cpu")
+    for key in sorted(k for k in finalized["new"][0] if k.startswith("cpu ") and k in finalized["old"][0]):
+        report(f"  {key.removeprefix('cpu ')}", finalized, key)  # its thread's CPU, the lanes at once
     report("finalizers wall", finalized, "wall")
     report("finalizers peak RSS", finalized, "rss_mb", "MB")
     same = [table_digest(work / f"{part}-{n}" / "case.sqlite") for part in ("store", "final") for n in trees]

@@ -295,11 +295,22 @@ def _fill(conn: sqlite3.Connection, *, findings: bool, beacons: bool) -> None:
     if has_table(conn, "leaks"):
         conn.execute(LEAKS_SQL)
     conn.execute(SHARED_PROVIDERS_SQL)
-    if has_table(conn, "url_tokens") and has_table(conn, "tokens"):
-        conn.execute("DROP TABLE IF EXISTS temp.cg_shared_values")
-        for sql in (*SHARED_VALUES_SQL.split(";"), SHARED_TOKENS_SQL, "DROP TABLE temp.cg_shared_values"):
-            conn.execute(sql)
+    if _has_tokens(conn):
+        conn.execute(SHARED_TOKENS_SQL)
     conn.execute(BROKERS_SQL)
+
+
+def _has_tokens(conn: sqlite3.Connection) -> bool:
+    return has_table(conn, "url_tokens") and has_table(conn, "tokens")
+
+
+def _shared_values(conn: sqlite3.Connection) -> None:
+    """``cg_shared_values``, committed: it needs no roles, so it is made while they are judged."""
+    conn.execute("DROP TABLE IF EXISTS temp.cg_shared_values")
+    if _has_tokens(conn):
+        with conn:  # the INSERT opens a transaction: closed before the roles are read
+            for sql in SHARED_VALUES_SQL.split(";"):
+                conn.execute(sql)
 
 
 def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 - finalizer signature
@@ -310,6 +321,7 @@ def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 -
 
     def before_tokens() -> None:
         rows.extend(centrality_rows(provider_sender_graph(conn)))  # findings and leaks only
+        _shared_values(conn)
         store.await_finalizers()  # the token roles, judged meanwhile by another finalizer
 
     try:
@@ -320,6 +332,7 @@ def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 -
             _fill(conn, findings=findings, beacons=has_beacon_source(conn))
             store.insert(rows)
     finally:
+        conn.execute("DROP TABLE IF EXISTS temp.cg_shared_values")
         release(conn)
 
 
