@@ -99,9 +99,15 @@ def stdlib_rate(path: Path) -> dict[str, float]:
             "mb_s": path.stat().st_size / 1e6 / seconds, "cpu_s": cpu}
 
 
-def run_scan(path: Path | tuple[Path, ...], out: Path, workers: int, size: int | None = None) -> dict[str, Any]:
+def run_scan(path: Path | tuple[Path, ...], out: Path, workers: int, size: int | None = None,
+             pss: bool = True) -> dict[str, Any]:
     """One scan (of one path or several) in a fresh subprocess; peak memory of its whole process
-    tree sampled. ``size``: the input's bytes, for MB/s (default: the one file's size)."""
+    tree sampled. ``size``: the input's bytes, for MB/s (default: the one file's size).
+
+    ``pss``: sample the tree's PSS too. Reading it (``/proc/PID/smaps``) costs about 9 ms of
+    CPU per 300 MB process, 10-20% of a core at five samples a second: with one worker that
+    runs on the idle core, with two it is taken from the workers, and the 2-worker run was
+    measured up to ~10% slower. Timing runs leave it out (``--no-pss``)."""
     import psutil
 
     paths = path if isinstance(path, tuple) else (path,)
@@ -122,11 +128,11 @@ def run_scan(path: Path | tuple[Path, ...], out: Path, workers: int, size: int |
         try:
             tree = [proc, *proc.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree))
-            # PSS counts pages shared by forked workers once: the memory the tree really uses.
-            pss = sum(getattr(p.memory_full_info(), "pss", 0) for p in tree)
-            peak_pss = max(peak_pss, pss)
-            now = phase_file.read_text() or "start"
-            by_phase[now] = max(by_phase.get(now, 0), pss / 1e6)
+            if pss:  # PSS counts pages shared by forked workers once: the memory the tree really uses.
+                tree_pss = sum(getattr(p.memory_full_info(), "pss", 0) for p in tree)
+                peak_pss = max(peak_pss, tree_pss)
+                now = phase_file.read_text() or "start"
+                by_phase[now] = max(by_phase.get(now, 0), tree_pss / 1e6)
             for p in tree:
                 times = p.cpu_times()
                 cpu[p.pid] = times.user + times.system
@@ -161,7 +167,7 @@ def _phases(r: dict[str, Any]) -> str:
     return ", ".join(f"{name} {mb:.0f} MB" for name, mb in r["pss_by_phase"].items() if name != "start")
 
 
-def bench_file(path: Path, workers: list[int], tmp: Path, rounds: int = 1) -> None:
+def bench_file(path: Path, workers: list[int], tmp: Path, rounds: int = 1, pss: bool = True) -> None:
     """Each round runs the stdlib iteration, then a scan per worker count (in reverse order
     every other round, so a slow spell of the machine does not always fall on the same
     count); with several rounds, a summary of the rounds follows."""
@@ -178,7 +184,7 @@ def bench_file(path: Path, workers: list[int], tmp: Path, rounds: int = 1) -> No
               f"{base['msg_s']:.0f} msg/s, {base['mb_s']:.2f} MB/s; CPU {base['cpu_s']:.1f} s")
         order = workers if round_no % 2 == 0 else workers[::-1]
         for count in order:
-            runs[count].append(run_scan(path, tmp / f"case-{count}", count))
+            runs[count].append(run_scan(path, tmp / f"case-{count}", count, pss=pss))
         one = runs[1][-1] if 1 in runs else None
         for count in workers:
             _print_run(runs[count][-1], base, one)
@@ -202,7 +208,10 @@ def _print_run(r: dict[str, Any], base: dict[str, float], one: dict[str, Any] | 
           f"(target < {TARGET_RSS_MB}), RSS sum {r['peak_tree_mb']:.0f} MB; main process: "
           f"{r['shards_main_mb']:.0f} MB after the shards, {r['scan_main_mb']:.0f} MB after the "
           f"finalizers; largest worker {r['scan_worker_mb']:.0f} MB")
-    print(f"    peak PSS of the tree by phase: {_phases(r)}")
+    if r["pss_by_phase"]:
+        print(f"    peak PSS of the tree by phase: {_phases(r)}")
+    else:
+        print("    PSS not sampled (--no-pss): the PSS figures above are 0")
     if r["report_error"]:
         print(f"    REPORT FAILED (its time is up to the failure): {r['report_error']}")
 
@@ -294,6 +303,8 @@ def main() -> int:
     parser.add_argument("--breakdown", type=int, default=0, metavar="N", help="time each stage on N messages")
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds per mbox (worker order reversed every other round), then median and best")
+    parser.add_argument("--no-pss", action="store_true",
+                        help="time without sampling PSS (it costs the 2-worker run up to ~10%%: see run_scan)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tmp", type=Path, default=Path("/tmp/forensics-bench"))
     args = parser.parse_args()
@@ -305,7 +316,7 @@ def main() -> int:
     for path in args.mboxes:
         if args.breakdown:
             breakdown(path, args.breakdown)
-        bench_file(path, workers, args.tmp, args.rounds)
+        bench_file(path, workers, args.tmp, args.rounds, pss=not args.no_pss)
     if args.rss_sizes:
         rss_series(args.rss_sizes.split(","), args.rss_workers, args.tmp, args.seed)
     return 0
