@@ -17,3 +17,18 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"shared corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def generated_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A case scanned from a 300 KB generated mbox (seed 5), one worker; shared, so read it
+    only (a test that changes a case copies it first)."""
+    from test_engine import load_generator
+
+    from forensics.pipeline import ScanOptions, scan
+
+    root = tmp_path_factory.mktemp("generated")
+    (root / "evidence").mkdir()
+    (root / "evidence" / "big.mbox").write_bytes(b"".join(load_generator().generate(300_000, seed=5)))
+    scan([root / "evidence"], ScanOptions(out=root / "case", workers=1))
+    return root / "case"

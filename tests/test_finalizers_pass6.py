@@ -14,22 +14,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from test_engine import load_generator
 
 from forensics.analyse import Settings
 from forensics.correlate import sources
 from forensics.correlate.metrics import compute_metrics
-from forensics.pipeline import ScanOptions, scan
 from forensics.store import Store
 
 
-@pytest.fixture(scope="module")
-def case(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("pass6")
-    (root / "evidence").mkdir()
-    (root / "evidence" / "big.mbox").write_bytes(b"".join(load_generator().generate(300_000, seed=5)))
-    scan([root / "evidence"], ScanOptions(out=root / "case", workers=1))
-    return root / "case"
+@pytest.fixture
+def case(generated_case: Path) -> Path:
+    return generated_case  # conftest: shared, read only here (changes go to copies)
 
 
 def _plain_findings(conn: sqlite3.Connection, sel: sources.Selection, *, contacts: bool) -> None:

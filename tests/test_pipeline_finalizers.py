@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from test_engine import load_generator
 
 from forensics import stages
 from forensics.analyse import Settings
 from forensics.correlate.metrics import METRIC_TABLES
-from forensics.pipeline import ScanOptions, run_finalizers, scan
+from forensics.pipeline import run_finalizers
 from forensics.store import Store
 
 ROLES_SHARED = [("recipient-identifier", 3), ("repeated", 3)]
@@ -25,13 +24,9 @@ def dump(case: Path) -> dict[str, list[tuple[object, ...]]]:
         return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in sorted(tables)}
 
 
-@pytest.fixture(scope="module")
-def case(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("finalizers")
-    (root / "evidence").mkdir()
-    (root / "evidence" / "big.mbox").write_bytes(b"".join(load_generator().generate(300_000, seed=5)))
-    scan([root / "evidence"], ScanOptions(out=root / "case", workers=1))
-    return root / "case"
+@pytest.fixture
+def case(generated_case: Path) -> Path:
+    return generated_case  # conftest: shared, read only here (changes go to copies)
 
 
 def copy_of(case: Path, folder: Path) -> Path:
