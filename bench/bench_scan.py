@@ -41,6 +41,10 @@ TARGET_RSS_MB = 500
 DRIVER = r"""
 import json, os, resource, sys, time
 from pathlib import Path
+from forensics.entry import leave_heap_to_the_os, wants_worker_processes
+from forensics.engines.forkserver import start_forkserver
+if __name__ == "__main__" and wants_worker_processes(["scan", "--workers", sys.argv[3]]):
+    start_forkserver()  # before the imports below, as the console entry does (forensics/entry.py)
 from forensics.pipeline import ScanOptions, scan
 from forensics.report.build import write_report
 marks = {"start": time.perf_counter()}
@@ -69,6 +73,7 @@ if __name__ == "__main__":
     marks["reported"] = time.perf_counter()
     print(json.dumps({"marks": marks, "shards": result.shards_run, "tasks": result.tasks, "peaks": peaks,
                       "report_error": error}))
+    leave_heap_to_the_os()  # as the console entry does after the command
 """
 
 

@@ -1,5 +1,5 @@
 """Entry point for ``python -m forensics``."""
 
-from forensics.cli import main
+from forensics.entry import main
 
 main()

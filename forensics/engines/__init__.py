@@ -9,10 +9,11 @@ which is the plan order, so the store is filled the same way whatever ran it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from forensics.analyse import Settings
-from forensics.engines.shard import Task, TaskResult
+if TYPE_CHECKING:  # the package itself stays light: ``engines.forkserver`` is imported before any stage
+    from forensics.analyse import Settings
+    from forensics.engines.shard import Task, TaskResult
 
 ENGINES = ("local", "dask")
 

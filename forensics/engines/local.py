@@ -11,7 +11,6 @@ the run.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -22,36 +21,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from forensics.analyse import Settings
+from forensics.engines.forkserver import mp_context, start_forkserver
 from forensics.engines.shard import Task, TaskResult, crashed_task, run_task
 
 # Tasks in flight per worker: one running, one queued so a worker never waits; results
 # finished out of order wait here, so this also bounds the rows held (about 1.3x a shard's bytes each).
 WINDOW_PER_WORKER = 2
 _ORPHAN_POLL_SECONDS = 2.0
-
-
-def mp_context() -> multiprocessing.context.BaseContext:
-    """forkserver where there is one (no fork of a threaded parent), else spawn.
-
-    Either way workers import ``forensics.engines.shard`` and so every stage; the
-    forkserver preloads it once, with the knowledge base compiled (``engines/preload.py``),
-    so each worker starts in milliseconds, ready to analyse.
-    """
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["forensics.engines.shard", "forensics.engines.preload"])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def start_forkserver() -> None:
-    """Start the forkserver now and return at once: it imports every stage and compiles the
-    knowledge base (1-1.5 s of one core) while this process hashes and plans the inputs,
-    instead of after, when the first worker is wanted (the whole scan waited for it)."""
-    if mp_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
 
 
 def _init_worker(main_pid: int) -> None:

@@ -224,7 +224,7 @@ def _start(store: Store, tasks: list[_Task], helpers: int) -> Callable[[bool], _
     import threading
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from forensics.engines.local import mp_context
+    from forensics.engines.forkserver import mp_context
 
     context = mp_context()
     counter = context.Value("q", 0)  # the next task's index
