@@ -150,13 +150,18 @@ def graph_command(
     min_count: Annotated[int, typer.Option("--min-count", min=1, help="Drop edges seen in fewer messages.")] = 1,
     level: Annotated[str, typer.Option("--level", help="Detail: provider, host, token or message.")] = "host",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    formats: Annotated[str, typer.Option("--formats", help="Graph files, comma-separated: graphml, gexf, json.")] = "graphml,gexf,json",
 ) -> None:
     """Write the correlation graph (GraphML, GEXF, node-link JSON) and the data-broker view."""
     from forensics.case import open_case
     from forensics.correlate import LEVELS, GraphOptions, Selection
-    from forensics.correlate.export import write_graphs
+    from forensics.correlate.export import parse_formats, write_graphs
     from forensics.correlate.sources import utc_bound
 
+    try:
+        chosen = parse_formats(formats)
+    except ValueError as e:
+        raise _fail(f"--formats: {e}", EXIT_USAGE) from e
     try:
         for bound, end in ((since, False), (until, True)):
             if bound:
@@ -170,7 +175,7 @@ def graph_command(
     target = out or case / "graph"
     try:
         with open_case(case) as opened:
-            written = write_graphs(opened.conn, target, options)
+            written = write_graphs(opened.conn, target, options, formats=chosen)
     except ForensicsError as e:
         raise _fail(str(e), EXIT_UNREADABLE) from e
     if not quiet:

@@ -86,6 +86,32 @@ def test_graph_command_writes_three_formats_of_two_views(case: Path, tmp_path: P
     assert f"sender:{FRIEND}" not in graph
 
 
+def test_graph_command_writes_only_the_formats_asked_for(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "g"
+    result = CliRunner().invoke(app, ["graph", str(case), "--out", str(out), "--formats", " JSON, gexf,json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["graph.gexf", "graph.json", "graph_brokers.gexf",
+                                                     "graph_brokers.json"]
+    assert result.output == (f"4 files written to {out}: graph.gexf, graph.json, graph_brokers.gexf, "
+                             "graph_brokers.json\n")  # FORMATS order, whatever order they were given in
+    default = tmp_path / "all"
+    assert CliRunner().invoke(app, ["graph", str(case), "--out", str(default), "-q"]).exit_code == 0
+    for name in ("graph.gexf", "graph.json", "graph_brokers.gexf", "graph_brokers.json"):
+        assert (out / name).read_bytes() == (default / name).read_bytes()
+
+
+@pytest.mark.parametrize(("formats", "message"), [
+    ("graphml,csv", "Error: --formats: unknown graph format 'csv'; one of graphml, gexf, json\n"),
+    (" , ", "Error: --formats: choose at least one graph format: graphml, gexf, json\n"),
+])
+def test_graph_command_refuses_unknown_or_no_formats_before_reading(case: Path, tmp_path: Path, formats: str,
+                                                                    message: str) -> None:
+    out = tmp_path / "g"
+    result = CliRunner().invoke(app, ["graph", str(case), "--out", str(out), "--formats", formats])
+    assert (result.exit_code, result.output) == (2, message)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("args", [["--level", "galaxy"], ["--since", "yesterday"], ["--min-count", "0"]])
 def test_graph_command_refuses_bad_options(case: Path, tmp_path: Path, args: list[str]) -> None:
     result = CliRunner().invoke(app, ["graph", str(case), "--out", str(tmp_path), *args])

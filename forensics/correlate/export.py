@@ -56,6 +56,22 @@ BROKERS_STEM = "graph_brokers"  # the data-broker view
 _HOLE = "forensics-stream-hole"  # placeholder element, replaced by the streamed elements
 
 
+def parse_formats(text: str) -> tuple[str, ...]:
+    """Graph formats from a comma-separated list (``"gexf,graphml"``; case and spaces do not
+    matter), in ``FORMATS`` order whatever order they were given in (same choice, same files).
+
+    Raises:
+        ValueError: an unknown format, or none (``forensics graph`` exists to write one).
+    """
+    names = {n.strip().lower() for n in text.split(",") if n.strip()}
+    unknown = sorted(names.difference(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown graph format {unknown[0]!r}; one of {', '.join(FORMATS)}")
+    if not names:
+        raise ValueError(f"choose at least one graph format: {', '.join(FORMATS)}")
+    return tuple(f for f in FORMATS if f in names)
+
+
 def graph_stream(graph: nx.DiGraph) -> GraphStream:
     """An in-memory graph as a stream."""
     return GraphStream(attrs=dict(graph.graph), nodes=lambda: iter(graph.nodes(data=True)),
