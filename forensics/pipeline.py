@@ -269,43 +269,58 @@ def run_finalizers(store: Store, settings: Settings) -> None:
     The lanes (``stages.FINALIZER_LANES``) run at once: the first on this connection, the
     others in threads on connections of their own (SQLite works with the GIL released; WAL
     lets one read while another writes, and a writer waits for the other's commit). A
-    finalizer that reads what another lane writes (the metrics read the token roles) calls
-    ``store.await_finalizers()`` first, which returns when the other lanes are done, so the
-    case is the same as one finalizer after another. A lane's failure is raised here, after
-    every lane has stopped.
+    finalizer that reads what another lane writes (the metrics read the beacons' verdicts
+    and the token roles) calls ``store.await_finalizers("name", ...)`` first, which returns
+    when the lanes of the finalizers so named are done (none named, or a name in no lane:
+    every other lane), so the case is the same as one finalizer after another. A lane's
+    failure is raised here, after every lane has stopped.
     """
     from forensics.stages import FINALIZER_LANES
 
     done = [threading.Event() for _ in FINALIZER_LANES]
+    lanes = _Lanes(done=done, of={getattr(f, "__name__", ""): n for n, lane in enumerate(FINALIZER_LANES) for f in lane})
     first, *others = FINALIZER_LANES
     with ThreadPoolExecutor(max_workers=max(1, len(others))) as pool:
-        apart = [pool.submit(_lane_apart, store.path.parent, lane, settings, done, n)
+        apart = [pool.submit(_lane_apart, store.path.parent, lane, settings, lanes, n)
                  for n, lane in enumerate(others, start=1)]
-        _run_lane(store, first, settings, done, 0)
+        _run_lane(store, first, settings, lanes, 0)
         for future in apart:
             future.result()  # its exception, if any, is raised here
 
 
-def _waiter(events: list[threading.Event]) -> Callable[[], None]:
-    def wait() -> None:
-        for event in events:
-            event.wait()
-    return wait
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Lanes:
+    """The lanes of one ``run_finalizers``: each one's end, and each finalizer's lane by name."""
+
+    done: list[threading.Event]
+    of: dict[str, int]
+
+    def waiter(self, own: int) -> Callable[..., None]:
+        """``await_finalizers`` for lane ``own``: waits for the lanes of the finalizers named
+        (a lane's own earlier finalizers have run already), every other lane when none is
+        named or a name is in no lane (a finalizer replaced, as tests do: waiting for all
+        is the safe side)."""
+        def wait(*names: str) -> None:
+            every = set(range(len(self.done)))
+            lanes = {self.of[n] for n in names} if names and all(n in self.of for n in names) else every
+            for k in sorted(lanes - {own}):
+                self.done[k].wait()
+        return wait
 
 
-def _lane_apart(folder: Path, lane: list[Finalizer], settings: Settings, done: list[threading.Event], n: int) -> None:
+def _lane_apart(folder: Path, lane: list[Finalizer], settings: Settings, lanes: _Lanes, n: int) -> None:
     with Store(folder, cache_kib=APART_CACHE_KIB) as store:
-        _run_lane(store, lane, settings, done, n)
+        _run_lane(store, lane, settings, lanes, n)
 
 
-def _run_lane(store: Store, lane: list[Finalizer], settings: Settings, done: list[threading.Event], n: int) -> None:
+def _run_lane(store: Store, lane: list[Finalizer], settings: Settings, lanes: _Lanes, n: int) -> None:
     """Run one lane's finalizers in order; its event is set however it ends (no lane waits forever)."""
-    store.await_finalizers = _waiter([event for k, event in enumerate(done) if k != n])
+    store.await_finalizers = lanes.waiter(n)
     try:
         for finalizer in lane:
             finalizer(store, settings)
     finally:
-        done[n].set()
+        lanes.done[n].set()
 
 
 def _plan_into(store: Store, paths: list[Path]) -> list[PlannedInput]:

@@ -22,8 +22,9 @@ ANALYSERS: list[Analyser] = []
 FINALIZERS: list[Finalizer] = []
 # The finalizers again, in lanes that ``pipeline.run_finalizers`` runs at once (each lane's
 # finalizers in order). Lanes write different tables; a finalizer that reads what another
-# lane writes calls ``store.await_finalizers()`` first, which returns when the other lanes
-# are done (only the last lane may call it, or two lanes could wait for each other).
+# lane writes calls ``store.await_finalizers(name, ...)`` first, which returns when the lanes
+# of those finalizers are done (a lane that others wait for must not wait itself, or two
+# lanes could wait for each other).
 FINALIZER_LANES: list[list[Finalizer]] = []
 
 # Accounting first: a message present but not wholly analysable also gets a problem row.
@@ -47,8 +48,9 @@ ANALYSERS += [analyse_tokens, analyse_leaks]
 FINALIZERS.append(assign_roles)
 # Correlation metrics read every table above: keep this finalizer LAST. Lanes: token roles
 # (url_tokens, message_recipients -> tokens) on the scan's connection; beacon uniqueness
-# (resources), then the metrics, which read the roles last and wait for them there.
+# (resources); the metrics, which make what needs neither first, then wait for the
+# beacons' verdicts, then for the roles (``store.await_finalizers`` by name).
 from forensics.correlate.metrics import compute_metrics  # noqa: E402
 
 FINALIZERS.append(compute_metrics)
-FINALIZER_LANES += [[assign_roles], [finalize_beacons, compute_metrics]]
+FINALIZER_LANES += [[assign_roles], [finalize_beacons], [compute_metrics]]

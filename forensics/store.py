@@ -159,7 +159,7 @@ def _single(column: str) -> Any:
     return lambda row: (getter(row),)
 
 
-def _finalized() -> None:
+def _finalized(*names: str) -> None:
     """Nothing runs beside: the finalizers before this one have finished."""
 
 
@@ -177,9 +177,10 @@ class Store:
         # loss may drop the last commits, never leave half of one); shards are re-run then.
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(f"PRAGMA cache_size=-{cache_kib}")
-        # Returns once the finalizers running beside this store's are done: a finalizer calls
-        # it before reading what another lane writes (pipeline.run_finalizers sets it).
-        self.await_finalizers: Callable[[], None] = _finalized
+        # Returns once the finalizers named (by function name; none named: all) that run
+        # beside this store's are done: a finalizer calls it before reading what another
+        # lane writes (pipeline.run_finalizers sets it).
+        self.await_finalizers: Callable[..., None] = _finalized
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:

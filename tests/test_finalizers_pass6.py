@@ -107,17 +107,19 @@ def test_shared_values_are_made_before_the_metrics_wait_with_no_transaction_open
         expected_shared = conn.execute(
             "SELECT COUNT(*) FROM (SELECT t.value FROM url_tokens t JOIN messages m USING (message_sha256) "
             "GROUP BY t.value HAVING COUNT(DISTINCT m.from_addr) > 1)").fetchone()[0]
-    seen: list[tuple[bool, int]] = []
+    seen: list[tuple[str, bool, int]] = []
     with Store(tmp_path / "copy") as store:
-        def wait() -> None:
+        def wait(*names: str) -> None:
             conn = store.conn
-            count = conn.execute("SELECT COUNT(*) FROM temp.cg_shared_values").fetchone()[0]
-            seen.append((conn.in_transaction, count))
+            shared = conn.execute("SELECT name FROM temp.sqlite_master WHERE name = 'cg_shared_values'").fetchall()
+            count = conn.execute("SELECT COUNT(*) FROM temp.cg_shared_values").fetchone()[0] if shared else -1
+            seen.append((",".join(names), conn.in_transaction, count))
         store.await_finalizers = wait
         compute_metrics(store, Settings())
         after = store.conn.execute("SELECT * FROM metrics_sharing ORDER BY rowid").fetchall()
         left = store.conn.execute("SELECT name FROM temp.sqlite_master").fetchall()
-    assert seen == [(False, expected_shared)]
+    # The beacons' verdicts are awaited before the shared values exist, the roles after.
+    assert seen == [("finalize_beacons", False, -1), ("assign_roles", False, expected_shared)]
     assert expected_shared > 0
     assert after == before  # the scan's metrics, recomputed: the same rows in the same order
     assert left == []

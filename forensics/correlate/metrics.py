@@ -319,13 +319,17 @@ def compute_metrics(store: Store, settings: Settings) -> None:  # noqa: ARG001 -
     findings = findings_sql(conn) is not None
     rows: list[CentralityRow] = []
 
+    def before_findings() -> None:
+        store.await_finalizers("finalize_beacons")  # which resources are beacons, judged meanwhile
+
     def before_tokens() -> None:
         rows.extend(centrality_rows(provider_sender_graph(conn)))  # findings and leaks only
         _shared_values(conn)
-        store.await_finalizers()  # the token roles, judged meanwhile by another finalizer
+        store.await_finalizers("assign_roles")  # the token roles, judged meanwhile by another finalizer
 
     try:
-        prepare(conn, contacts=True, token_roles=(RECIPIENT_ROLE,), before_tokens=before_tokens)
+        prepare(conn, contacts=True, token_roles=(RECIPIENT_ROLE,), before_findings=before_findings,
+                before_tokens=before_tokens)
         with conn:
             for table in METRIC_TABLES:
                 conn.execute(f'DELETE FROM "{table}"')

@@ -340,7 +340,8 @@ def _create_brokers(conn: sqlite3.Connection) -> None:
 
 def prepare(
     conn: sqlite3.Connection, sel: Selection = Selection(), *, contacts: bool = False,
-    token_roles: tuple[str, ...] = GRAPH_TOKEN_ROLES, before_tokens: Callable[[], None] = lambda: None,
+    token_roles: tuple[str, ...] = GRAPH_TOKEN_ROLES, before_findings: Callable[[], None] = lambda: None,
+    before_tokens: Callable[[], None] = lambda: None,
 ) -> None:
     """(Re)create the ``cg_*`` temporary tables for a selection of the case's evidence.
 
@@ -349,10 +350,11 @@ def prepare(
     message contacts, for the metrics) is only filled when asked for: the graph does not
     need it. ``cg_tokens`` holds the tokens of ``token_roles``: the metrics read only the
     recipient identifiers (through ``cg_brokers``), the graph all of ``GRAPH_TOKEN_ROLES``.
-    The ``tokens`` table (the roles) is read last, after ``before_tokens()`` returns: the
-    metrics finalizer waits there for the roles another finalizer judges meanwhile, and
-    no transaction of this connection is open at that point (a snapshot taken earlier
-    would not see the roles).
+    The beacons' verdicts (``resources.is_beacon``) are read after ``before_findings()``
+    returns, the ``tokens`` table (the roles) last, after ``before_tokens()``: the metrics
+    finalizer waits there for what other finalizers judge meanwhile (the messages, leaks
+    and contacts, which need neither, are made first), and no transaction of this
+    connection is open at those points (a snapshot taken earlier would not see them).
     """
     install_functions(conn)
     # Sorts and index lookups over a million rows: a bounded page cache for the case and
@@ -361,9 +363,10 @@ def prepare(
     conn.execute(f"PRAGMA temp.cache_size=-{CACHE_KIB}")
     _drop(conn)
     _create_messages(conn, sel)
-    _create_findings(conn, sel)
     _create_leaks(conn, sel)
-    _create_contacts(conn, enabled=contacts)
+    _create_contacts(conn, enabled=contacts)  # every resource, beacon or not: no verdict read
+    before_findings()
+    _create_findings(conn, sel)
     for name in ("cg_findings", "cg_leaks", "cg_contacts"):
         conn.execute(f"CREATE INDEX temp.{name}_m ON {name} (m)")
     before_tokens()
