@@ -52,6 +52,16 @@ def _option(args: list[str], *names: str) -> str | None:
     return value
 
 
+def start_early() -> None:
+    """Start the forkserver, or leave it: this start is a head start only. If it fails (no
+    room for its socket, say), the engine starts it again when the scan wants a worker, and
+    that failure reaches the CLI's guard, which prints one line: never a traceback here."""
+    try:
+        start_forkserver()
+    except Exception:  # noqa: BLE001, S110 - see the docstring
+        pass
+
+
 def leave_heap_to_the_os() -> None:
     """Skip the teardown's collection of every object still alive (see the module docstring)."""
     gc.freeze()
@@ -60,7 +70,7 @@ def leave_heap_to_the_os() -> None:
 def main() -> None:
     """``forensics``: start the forkserver when the scan will want it, then run the CLI."""
     if wants_worker_processes(sys.argv[1:]):
-        start_forkserver()
+        start_early()
     from forensics.cli import main as cli_main
 
     try:

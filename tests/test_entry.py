@@ -86,6 +86,24 @@ def test_the_entry_starts_the_forkserver_before_importing_the_cli(tmp_path: Path
     assert run.stderr == f"Error: no such file or folder: {missing}\n"
 
 
+def test_a_failed_head_start_is_silent_and_the_scan_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The engine starts the forkserver again when it wants a worker (and reports a failure then)."""
+    from forensics import entry
+
+    def no_room() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(entry, "start_forkserver", no_room)
+    monkeypatch.setattr(entry, "leave_heap_to_the_os", lambda: None)  # not this test process's heap
+    missing = tmp_path / "no-such.mbox"
+    monkeypatch.setattr(sys, "argv", ["forensics", "scan", str(missing), "--out", str(tmp_path / "case"), "-j", "2"])
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == 3
+    assert capsys.readouterr().err == f"Error: no such file or folder: {missing}\n"
+
+
 def test_the_entry_freezes_the_heap_after_the_command() -> None:
     """The teardown then skips collecting every object still alive (0.7 s after a 1-worker scan)."""
     code = ("import gc, sys\n"
