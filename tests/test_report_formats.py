@@ -136,6 +136,19 @@ def test_the_default_writes_every_format(sample_case: Path, tmp_path: Path) -> N
     assert NOTES in dictionary and "## leaks (`leaks.csv`, `leaks.jsonl`)" in dictionary
 
 
+@pytest.mark.parametrize(("text", "recorded"), [
+    ("csv,jsonl,graphml,gexf,json", {"tables": ["csv", "jsonl"], "graphs": ["graphml", "gexf", "json"]}),
+    ("GEXF, csv", {"tables": ["csv"], "graphs": ["gexf"]}),
+    ("jsonl", {"tables": ["jsonl"], "graphs": []}),
+])
+def test_the_manifest_records_the_formats_chosen(sample_case: Path, tmp_path: Path, text: str,
+                                                 recorded: dict[str, list[str]]) -> None:
+    """Not only in the command line: a report written by the library has none."""
+    _report(sample_case, tmp_path / "out", Formats.parse(text))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["formats"] == recorded
+
+
 def test_csv_alone_writes_no_json_lines_and_no_graph(sample_case: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _report(sample_case, out, Formats.parse("csv"))

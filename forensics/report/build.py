@@ -476,7 +476,8 @@ def write_report(case: Path, out: Path, *, argv: list[str], scan_started: str = 
     with Store(case) as store:
         manifest = write_manifest(store, out, argv=argv, started=scan_started, finished=finished_scan,
                                   outputs=outputs_sealed, report_started=started, report_finished=_utc_now(),
-                                  rules=rules, sealed=done.sealed)
+                                  rules=rules, sealed=done.sealed,
+                                  formats={"tables": list(formats.tables), "graphs": list(formats.graphs)})
     return ReportResult(folder=out, outputs=tuple(outputs + [manifest]), rows=rows,
                         removed=tuple(removed), left=tuple(left))
 

@@ -85,13 +85,15 @@ def earlier_outputs(out: Path) -> dict[str, dict[str, Any]]:
 def write_manifest(
     store: Store, out: Path, *, argv: list[str], started: str, finished: str, outputs: list[Path],
     report_started: str = "", report_finished: str = "", rules: str | None = None,
-    sealed: Mapping[str, dict[str, Any]] | None = None,
+    sealed: Mapping[str, dict[str, Any]] | None = None, formats: Mapping[str, list[str]] | None = None,
 ) -> Path:
     """Write ``manifest.json``; ``outputs`` are hashed as they are now (write them first),
     except those in ``sealed`` (path -> SHA-256 and size, taken by their writer).
 
     ``rules``: the rule set's version when the caller has read it already (``rules_version``
-    reads and checks the whole knowledge base)."""
+    reads and checks the whole knowledge base). ``formats``: the files chosen per data set
+    (``tables``) and per graph (``graphs``), recorded as chosen, not only in the command
+    line (a report written by the library has none)."""
     manifest = {
         "tool": {"name": "forensics", "version": __version__},
         "rules": {"version": rules_version() if rules is None else rules},
@@ -106,6 +108,8 @@ def write_manifest(
         "inputs": input_summaries(store),
         "outputs": output_records([p for p in outputs if p.name != MANIFEST], sealed),
     }
+    if formats is not None:
+        manifest["formats"] = dict(formats)
     path = out / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
     return path
